@@ -1,0 +1,88 @@
+"""What every runbook action declares, in the manner of Cloud Custodian's actions.
+
+An action is one file. It says its name, the IAM permissions it needs (a test checks the
+template grants them), its typed parameters with their bounds, how it reads the current state
+(the audit event's `before`), how it plans the change within its own limits (ceilings, account
+headroom, only-raise) and how it applies it, reading the result back (`after`).
+
+Everything shared (verification, cooldowns, locks, storm breaker, kill switch, dry-run, approval
+mode, audit, error mapping) lives once, in `remediation.runner`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from remediation.clients import Clients
+from remediation.settings import Settings
+
+
+class Direction(str, Enum):
+    #: Scale up: only ever raises, subject to cooldown, records the baseline first.
+    RAISE = "raise"
+    #: Scale down to a recorded baseline: subject to hysteresis (decided by the runbook).
+    RESTORE = "restore"
+
+
+class ActionParameters(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    direction: Direction = Direction.RAISE
+
+
+P = TypeVar("P", bound=ActionParameters)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The change an action will make, after its own limits had their say."""
+
+    after: Mapping[str, Any]
+    #: One line for the audit event's `reason`.
+    summary: str
+    #: Effective parameters, e.g. the requested and the granted value.
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: Set when a limit shaped the change (it was applied only in part).
+    limit: str | None = None
+
+
+class Action(ABC, Generic[P]):
+    name: ClassVar[str]
+    #: IAM actions this action calls, reads included.
+    permissions: ClassVar[tuple[str, ...]]
+    parameters: ClassVar[type[ActionParameters]]
+    #: True when applying it interrupts the app (DB class change): subject to approval mode.
+    causes_outage: ClassVar[bool] = False
+
+    def __init__(self, clients: Clients, settings: Settings) -> None:
+        self.clients = clients
+        self.settings = settings
+
+    @abstractmethod
+    def target(self) -> str:
+        """The resource acted on: the key for locks, cooldowns and baselines."""
+
+    def cooldown_seconds(self) -> int:
+        return self.settings.cooldown_seconds
+
+    @abstractmethod
+    def read(self, params: P) -> dict[str, Any]:
+        """The current state of the target (the `before`)."""
+
+    @abstractmethod
+    def plan(self, before: Mapping[str, Any], params: P) -> Plan:
+        """Decide the change. Raises a `LimitReached` when nothing may change."""
+
+    @abstractmethod
+    def apply(self, plan: Plan, params: P) -> dict[str, Any]:
+        """Make the change and return the state read back from AWS (the `after`)."""
+
+    def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
+        """What a later scale-down restores: by default the whole `before`."""
+        return dict(before)

@@ -1,0 +1,342 @@
+"""The edge: an SNS-wrapped CloudWatch alarm notification, parsed once into typed models.
+
+Three shapes arrive and all are handled (SPEC §3):
+- single-metric alarms (`Trigger.MetricName`, `Trigger.Dimensions`),
+- metric-math alarms (`Trigger.Metrics`, as the error-rate alarm is),
+- older messages without `AlarmArn` / `DatapointsToAlarm`, with decorated values such as
+  `"TreatMissingData": "- TreatMissingData:   missing"`,
+and composite alarms (`AlarmRule`, no `Trigger`) are recognised. A local emulator's message
+(region code in `Region`, `Name`/`Value` dimension keys, no `AlarmArn`) parses too, and so does
+its SNS envelope (`SigningCertURL`/`UnsubscribeURL`, no `Subject` or `MessageAttributes`).
+
+Nothing deeper than this module sees a raw dict of the notification.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.envelopes import BaseEnvelope
+from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from remediation.errors import InvalidAlarmNotification
+
+#: SNS refuses larger messages; anything bigger did not come from CloudWatch through SNS.
+MAX_MESSAGE_BYTES = 256 * 1024
+
+AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+
+_REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):(?P<resource>.+)$")
+
+
+@dataclass(frozen=True)
+class Arn:
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @classmethod
+    def parse(cls, value: str) -> Arn | None:
+        match = _ARN.match(value)
+        return cls(**match.groupdict()) if match else None
+
+
+@dataclass(frozen=True)
+class MetricIdentity:
+    """What an alarm watches: how handlers recognise alarms, whoever created them."""
+
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+
+    def dimension(self, name: str) -> str | None:
+        return dict(self.dimensions).get(name)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Dimension(_Lenient):
+    # CloudWatch writes `name`/`value` in notifications and `Name`/`Value` in its API.
+    name: str = Field(validation_alias=AliasChoices("name", "Name"), min_length=1)
+    value: str = Field(validation_alias=AliasChoices("value", "Value"))
+
+
+def _identity(namespace: str, metric_name: str, dimensions: list[Dimension]) -> MetricIdentity:
+    return MetricIdentity(namespace, metric_name, tuple((d.name, d.value) for d in dimensions))
+
+
+class MetricModel(_Lenient):
+    Namespace: str
+    MetricName: str
+    Dimensions: list[Dimension] = []
+
+
+class MetricStatModel(_Lenient):
+    Metric: MetricModel
+    Period: StrictInt | None = None
+    Stat: str | None = None
+
+
+class MetricDataQuery(_Lenient):
+    Id: str
+    Expression: str | None = None
+    MetricStat: MetricStatModel | None = None
+    Label: str | None = None
+    ReturnData: bool = True
+
+
+class TriggerModel(_Lenient):
+    MetricName: str | None = None
+    Namespace: str | None = None
+    Statistic: str | None = None
+    ExtendedStatistic: str | None = None
+    Unit: str | None = None
+    Dimensions: list[Dimension] = []
+    Metrics: list[MetricDataQuery] = []
+    Period: StrictInt | None = None
+    EvaluationPeriods: StrictInt
+    DatapointsToAlarm: StrictInt | None = None
+    ComparisonOperator: str
+    # Strict: a threshold written as text is a malformed notification, not a number to guess.
+    Threshold: StrictFloat | None = None
+    TreatMissingData: str | None = None
+
+    @field_validator("TreatMissingData", mode="before")
+    @classmethod
+    def _undecorate(cls, value: object) -> object:
+        # Older notifications carry "- TreatMissingData:   missing".
+        if isinstance(value, str):
+            return value.removeprefix("- TreatMissingData:").strip() or None
+        return value
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> TriggerModel:
+        if self.Metrics:
+            if not any(query.MetricStat for query in self.Metrics):
+                raise ValueError("a metric-math trigger needs at least one MetricStat")
+            return self
+        if not (self.MetricName and self.Namespace):
+            raise ValueError("Trigger needs MetricName and Namespace, or Metrics")
+        return self
+
+    @property
+    def is_metric_math(self) -> bool:
+        return bool(self.Metrics)
+
+    @property
+    def metrics(self) -> tuple[MetricIdentity, ...]:
+        if self.Metrics:
+            return tuple(
+                _identity(q.MetricStat.Metric.Namespace, q.MetricStat.Metric.MetricName, q.MetricStat.Metric.Dimensions)
+                for q in self.Metrics
+                if q.MetricStat
+            )
+        assert self.Namespace and self.MetricName  # guaranteed by _one_shape
+        return (_identity(self.Namespace, self.MetricName, self.Dimensions),)
+
+    @property
+    def expression_label(self) -> str | None:
+        for query in self.Metrics:
+            if query.ReturnData:
+                return query.Label or query.Expression or query.Id
+        return None
+
+
+class AlarmNotification(_Lenient):
+    """The CloudWatch alarm message carried in the SNS `Message`."""
+
+    AlarmName: str = Field(min_length=1, max_length=255)
+    AlarmDescription: str | None = None
+    AWSAccountId: str | None = Field(None, pattern=r"^\d{12}$")
+    NewStateValue: AlarmState
+    OldStateValue: AlarmState | None = None
+    NewStateReason: str = ""
+    StateChangeTime: str
+    Region: str | None = None
+    AlarmArn: str | None = None
+    Trigger: TriggerModel | None = None
+    AlarmRule: str | None = None
+
+    @field_validator("StateChangeTime")
+    @classmethod
+    def _is_a_time(cls, value: str) -> str:
+        # Kept as sent (it is part of the idempotency key); must still be a real timestamp.
+        datetime.fromisoformat(value)
+        return value
+
+    @field_validator("AlarmArn")
+    @classmethod
+    def _is_an_alarm_arn(cls, value: str | None) -> str | None:
+        if value is not None:
+            arn = Arn.parse(value)
+            if arn is None or arn.service != "cloudwatch" or not arn.resource.startswith("alarm:"):
+                raise ValueError(f"not a CloudWatch alarm ARN: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlarmNotification:
+        if self.AlarmArn is None and self.AWSAccountId is None:
+            raise ValueError("neither AlarmArn nor AWSAccountId: the alarm's account is unknown")
+        arn = Arn.parse(self.AlarmArn) if self.AlarmArn else None
+        if arn and self.AWSAccountId and arn.account != self.AWSAccountId:
+            raise ValueError("AlarmArn and AWSAccountId name different accounts")
+        if self.Trigger is None and self.AlarmRule is None:
+            raise ValueError("Trigger is missing (and it is not a composite alarm with an AlarmRule)")
+        return self
+
+    # --- derived, typed views -------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.AlarmName
+
+    @property
+    def state(self) -> AlarmState:
+        return self.NewStateValue
+
+    @property
+    def is_composite(self) -> bool:
+        return self.Trigger is None
+
+    @property
+    def account_id(self) -> str:
+        arn = Arn.parse(self.AlarmArn) if self.AlarmArn else None
+        return arn.account if arn else str(self.AWSAccountId)
+
+    @property
+    def changed_at(self) -> datetime:
+        return datetime.fromisoformat(self.StateChangeTime)
+
+    @property
+    def metrics(self) -> tuple[MetricIdentity, ...]:
+        return self.Trigger.metrics if self.Trigger else ()
+
+    @property
+    def threshold(self) -> float | None:
+        return self.Trigger.Threshold if self.Trigger else None
+
+    @property
+    def arn(self) -> str:
+        """Set for every delivered alarm: `AlarmDelivery` fills it in when the message lacks it."""
+        return self.AlarmArn or ""
+
+    def with_source(self, topic_arn: str) -> AlarmNotification:
+        """Fill in what older and emulator messages leave out, from the topic that carried them."""
+        if self.AlarmArn:
+            return self
+        topic = Arn.parse(topic_arn)
+        region = self.Region if self.Region and _REGION_CODE.match(self.Region) else (topic.region if topic else "")
+        partition = topic.partition if topic else "aws"
+        arn = f"arn:{partition}:cloudwatch:{region}:{self.AWSAccountId}:alarm:{self.AlarmName}"
+        return self.model_copy(update={"AlarmArn": arn})
+
+    @property
+    def region(self) -> str:
+        """The region code. `Region` in AWS messages is a display name, so it comes from the ARN."""
+        arn = Arn.parse(self.arn)
+        return arn.region if arn else ""
+
+    @property
+    def state_change_key(self) -> dict[str, str]:
+        """One alarm state change, however often SNS and Lambda deliver it (SPEC §4)."""
+        return {"alarmArn": self.arn, "stateChangeTime": self.StateChangeTime, "newState": self.NewStateValue}
+
+
+@dataclass(frozen=True)
+class AlarmDelivery:
+    """One notification as delivered: the alarm plus where it came from."""
+
+    topic_arn: str
+    message_id: str
+    alarm: AlarmNotification
+
+
+class _SnsNotification(SnsNotificationModel):
+    # The strict Powertools model wants an unsubscribe URL; a notification without one
+    # is still a notification (local emulators omit or misspell it).
+    UnsubscribeUrl: Any = None  # type: ignore[assignment]
+    Timestamp: Any = None  # type: ignore[assignment]
+
+
+class _SnsRecord(_Lenient):
+    EventSource: Literal["aws:sns"] = Field(validation_alias=AliasChoices("EventSource", "eventSource"))
+    Sns: _SnsNotification
+
+
+class _SnsEvent(_Lenient):
+    Records: list[_SnsRecord] = Field(min_length=1)
+
+
+class AlarmSnsEnvelope(BaseEnvelope):
+    """Powertools envelope: SNS records in, `AlarmDelivery` objects out."""
+
+    def parse(self, data: dict[str, Any] | Any | None, model: type[Any]) -> list[AlarmDelivery]:
+        if not isinstance(data, dict):
+            raise InvalidAlarmNotification(f"expected an SNS event object, got {type(data).__name__}")
+        try:
+            envelope = _SnsEvent.model_validate(data)
+        except ValidationError as error:
+            raise InvalidAlarmNotification(f"not an SNS event: {_describe(error)}") from error
+        return [self._delivery(record.Sns, model) for record in envelope.Records]
+
+    def _delivery(self, sns: _SnsNotification, model: type[Any]) -> AlarmDelivery:
+        context: dict[str, str | None] = {"topic_arn": sns.TopicArn, "message_id": sns.MessageId}
+        message = sns.Message
+        if not isinstance(message, str):
+            raise InvalidAlarmNotification("SNS Message is not a string", **context)
+        size = len(message.encode("utf-8"))
+        if size > MAX_MESSAGE_BYTES:
+            raise InvalidAlarmNotification(
+                f"message is {size} bytes, over the SNS maximum of {MAX_MESSAGE_BYTES}", **context
+            )
+        try:
+            payload = json.loads(message)
+        except json.JSONDecodeError as error:
+            raise InvalidAlarmNotification(f"message is not JSON ({error.msg} at {error.pos})", **context) from error
+        if not isinstance(payload, dict):
+            raise InvalidAlarmNotification("message is JSON but not an object", **context)
+        context["alarm_name"] = str(payload.get("AlarmName", "")) or None
+        try:
+            alarm = self._parse(data=payload, model=model)
+        except ValidationError as error:
+            raise InvalidAlarmNotification(f"not a CloudWatch alarm notification: {_describe(error)}", **context) from error
+        return AlarmDelivery(topic_arn=sns.TopicArn, message_id=sns.MessageId, alarm=alarm.with_source(sns.TopicArn))
+
+
+def _describe(error: ValidationError) -> str:
+    issues = error.errors(include_url=False)
+    shown = "; ".join(f"{'.'.join(str(p) for p in issue['loc']) or '(root)'}: {issue['msg']}" for issue in issues[:5])
+    more = f" (+{len(issues) - 5} more)" if len(issues) > 5 else ""
+    return shown + more
+
+
+def parse_deliveries(event: object) -> list[AlarmDelivery]:
+    """Parse a Lambda event from SNS. Raises `InvalidAlarmNotification`, never anything else."""
+    try:
+        deliveries: list[AlarmDelivery] = parse(event=event, model=AlarmNotification, envelope=AlarmSnsEnvelope)  # type: ignore[arg-type]
+    except InvalidAlarmNotification:
+        raise
+    except Exception as error:  # the parser's own envelope/model errors: still bad input
+        raise InvalidAlarmNotification(f"unreadable event: {error}") from error
+    return deliveries

@@ -1,0 +1,1 @@
+"""One runbook per handler: the alarms it takes and the actions it runs."""

@@ -1,0 +1,221 @@
+"""The print-on-demand app's resources, as stand-ins in moto, and ways to look at them.
+
+Everything a test asserts is read back from the (moto) AWS APIs, like an on-call engineer
+would read it from the console, not taken from the handler's own report.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from remediation.clients import Clients
+from remediation.settings import Settings
+from support.fakes import ACCOUNT_ID, REGION, AccountSettingsLambda
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+STACK = "printapp-remediation"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK}-alarms"
+API_DIMENSIONS = [{"Name": "ApiName", "Value": "printapp-api"}, {"Name": "Stage", "Value": "prod"}]
+
+#: The template's alarms, as the events/ files name them.
+ALARMS: dict[str, dict[str, Any]] = {
+    f"{STACK}-api-latency-warning": {
+        "Namespace": "AWS/ApiGateway", "MetricName": "Latency", "Dimensions": API_DIMENSIONS,
+        "Statistic": "Average", "Threshold": 500.0,
+    },
+    f"{STACK}-api-latency-critical": {
+        "Namespace": "AWS/ApiGateway", "MetricName": "Latency", "Dimensions": API_DIMENSIONS,
+        "Statistic": "Average", "Threshold": 1000.0,
+    },
+    f"{STACK}-lambda-concurrency-warning": {
+        "Namespace": "AWS/Lambda", "MetricName": "ConcurrentExecutions",
+        "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}], "Statistic": "Maximum", "Threshold": 500.0,
+    },
+    f"{STACK}-lambda-concurrency-critical": {
+        "Namespace": "AWS/Lambda", "MetricName": "ConcurrentExecutions",
+        "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}], "Statistic": "Maximum", "Threshold": 800.0,
+    },
+    f"{STACK}-api-latency-p90": {
+        "Namespace": "AWS/ApiGateway", "MetricName": "Latency", "Dimensions": API_DIMENSIONS,
+        "ExtendedStatistic": "p90", "Threshold": 500.0,
+    },
+}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())  # type: ignore[no-any-return]
+
+
+def alarm_message(event: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(event["Records"][0]["Sns"]["Message"])  # type: ignore[no-any-return]
+
+
+def with_message(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The same SNS event with fields of the alarm message changed (None removes a field)."""
+    event = copy.deepcopy(event)
+    message = alarm_message(event)
+    for key, value in changes.items():
+        if value is None:
+            message.pop(key, None)
+        else:
+            message[key] = value
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return event
+
+
+def with_sns(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    event = copy.deepcopy(event)
+    event["Records"][0]["Sns"].update(changes)
+    return event
+
+
+class App:
+    """Stand-ins for printapp-api (function, REST API, stage) plus this project's own table and bus."""
+
+    def __init__(self) -> None:
+        self.lambda_ = boto3.client("lambda", region_name=REGION)
+        self.apigateway = boto3.client("apigateway", region_name=REGION)
+        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
+        self.events = boto3.client("events", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self.ssm = boto3.client("ssm", region_name=REGION)
+        self.table = f"{STACK}-state"
+        self.bus = f"{STACK}-audit"
+        self.function_name = "printapp-api"
+        self._create_function()
+        self.rest_api_id = self._create_api()
+        self._create_table()
+        self.audit_queue_url = self._create_audit_capture()
+        for name in ALARMS:
+            self.put_alarm(name)
+        self.account = AccountSettingsLambda(self.lambda_)
+
+    # --- setup -----------------------------------------------------------------------------
+
+    def _create_function(self) -> None:
+        iam = boto3.client("iam", region_name=REGION)
+        role = iam.create_role(RoleName="printapp-api-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+        self.lambda_.create_function(
+            FunctionName=self.function_name, Runtime="python3.12", Role=role, Handler="app.handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+        self.lambda_.put_function_concurrency(FunctionName=self.function_name, ReservedConcurrentExecutions=100)
+
+    def _create_api(self) -> str:
+        api_id: str = self.apigateway.create_rest_api(name="printapp-api")["id"]
+        root = self.apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
+        self.apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+        self.apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+        self.apigateway.create_deployment(restApiId=api_id, stageName="prod")
+        return api_id
+
+    def _create_table(self) -> None:
+        self.dynamodb.create_table(
+            TableName=self.table,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.dynamodb.update_time_to_live(
+            TableName=self.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        )
+
+    def _create_audit_capture(self) -> str:
+        """The template's example subscriber is a rule → log group; here the rule feeds a queue."""
+        self.events.create_event_bus(Name=self.bus)
+        queue_url: str = self.sqs.create_queue(QueueName="audit-capture")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.events.put_rule(
+            Name="audit-capture", EventBusName=self.bus, EventPattern=json.dumps({"source": ["printapp.remediation"]})
+        )
+        self.events.put_targets(Rule="audit-capture", EventBusName=self.bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+        return queue_url
+
+    def put_alarm(self, name: str, state: str = "ALARM") -> None:
+        spec = dict(ALARMS[name])
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=name, Period=60, EvaluationPeriods=3, ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[TOPIC_ARN], OKActions=[TOPIC_ARN], **spec,
+        )
+        self.set_alarm(name, state)
+
+    # --- what the handlers are given -----------------------------------------------------------
+
+    def settings(self, **overrides: Any) -> Settings:
+        environ = {
+            "AUDIT_BUS_NAME": self.bus,
+            "STATE_TABLE_NAME": self.table,
+            "TARGET_REST_API_ID": self.rest_api_id,
+            **{key: str(value) for key, value in overrides.items()},
+        }
+        return Settings.from_environ(environ)
+
+    def clients(self) -> Clients:
+        return Clients(
+            overrides={
+                "lambda": self.account,
+                "apigateway": self.apigateway,
+                "cloudwatch": self.cloudwatch,
+                "dynamodb": self.dynamodb,
+                "events": self.events,
+                "ssm": self.ssm,
+            }
+        )
+
+    # --- the world, as read back from AWS ------------------------------------------------------
+
+    def set_alarm(self, name: str, state: str) -> None:
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="set by the test")
+
+    def reserved_concurrency(self) -> int | None:
+        return self.lambda_.get_function_concurrency(FunctionName=self.function_name).get(
+            "ReservedConcurrentExecutions"
+        )
+
+    def set_reserved_concurrency(self, value: int | None) -> None:
+        if value is None:
+            self.lambda_.delete_function_concurrency(FunctionName=self.function_name)
+        else:
+            self.lambda_.put_function_concurrency(FunctionName=self.function_name, ReservedConcurrentExecutions=value)
+
+    def stage_cache(self) -> tuple[bool, Decimal | None]:
+        stage = self.apigateway.get_stage(restApiId=self.rest_api_id, stageName="prod")
+        enabled = bool(stage.get("cacheClusterEnabled"))
+        return enabled, Decimal(str(stage["cacheClusterSize"])) if enabled else None
+
+    def set_stage_cache(self, enabled: bool, size: str = "0.5") -> None:
+        self.apigateway.update_stage(
+            restApiId=self.rest_api_id, stageName="prod",
+            patchOperations=[
+                {"op": "replace", "path": "/cacheClusterEnabled", "value": str(enabled).lower()},
+                {"op": "replace", "path": "/cacheClusterSize", "value": size},
+            ],
+        )
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Every audit event delivered to the bus so far (drains the capture queue)."""
+        events: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.audit_queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return events
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.audit_queue_url, ReceiptHandle=message["ReceiptHandle"])

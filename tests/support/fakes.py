@@ -1,0 +1,121 @@
+"""Fakes behind our own interfaces, for what moto does not do faithfully."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+class AccountSettingsLambda:
+    """A moto Lambda client plus `get_account_settings`, which moto does not implement.
+
+    Unreserved concurrency is derived like AWS does: the account limit minus every reservation
+    made through this client, so raising a function's reservation really eats the headroom.
+    """
+
+    def __init__(self, client: Any, *, account_limit: int = 1000) -> None:
+        self._client = client
+        self.account_limit = account_limit
+        self.account_settings_calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def _reserved_total(self) -> int:
+        total = 0
+        for page in self._client.get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                reserved = self._client.get_function_concurrency(FunctionName=function["FunctionName"])
+                total += reserved.get("ReservedConcurrentExecutions", 0)
+        return total
+
+    def get_account_settings(self) -> dict[str, Any]:
+        self.account_settings_calls += 1
+        return {
+            "AccountLimit": {
+                "ConcurrentExecutions": self.account_limit,
+                "UnreservedConcurrentExecutions": self.account_limit - self._reserved_total(),
+            },
+            "AccountUsage": {"FunctionCount": 1},
+        }
+
+
+class FakeClock:
+    """Time that moves only when the test says so (cooldowns, hysteresis)."""
+
+    def __init__(self, start: float = 1_795_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "printapp-remediation-SpikeHandler"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "a1b2c3d4-0000-4000-8000-000000000001"
+    account_id: str = ACCOUNT_ID
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{self.account_id}:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "2026/11/27/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class _RawBody:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+class FailingCalls:
+    """Make an operation answer with an error at the HTTP layer, as AWS does under load.
+
+    Registered first on the client's `before-send` hook, so botocore's real retry logic sees a
+    real throttling or 5xx response. `times=None` fails forever.
+    """
+
+    def __init__(self, client: Any, operation: str, *, status: int = 503, code: str = "ServiceUnavailable",
+                 times: int | None = 1) -> None:
+        self.remaining = times
+        self.calls = 0
+        self._status = status
+        self._code = code
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register_first(f"before-send.{service}.{operation}", self)
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        self.calls += 1
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                return None
+            self.remaining -= 1
+        body = json.dumps({"__type": self._code, "message": "injected by the test"}).encode()
+        headers = {"x-amzn-ErrorType": self._code, "Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(request.url, self._status, headers, _RawBody(body))  # type: ignore[arg-type]
