@@ -208,7 +208,7 @@ def handle(
             except AlarmRejected as rejected:
                 audit.record(Decision(Outcome.REJECTED, str(rejected), limit=rejected.limit),
                              alarm=delivery.alarm, rejected=rejected)
-                results.append({"outcome": Outcome.REJECTED.value, "reason": str(rejected)})
+                results.append({"decisions": [{"outcome": Outcome.REJECTED.value, "reason": str(rejected)}]})
             except IdempotencyAlreadyInProgressError:
                 # Another invocation is handling this very state change right now. Fail this one
                 # so Lambda retries it later: by then it is a plain duplicate, or acts if that failed.

@@ -1,0 +1,109 @@
+"""Dry-run, kill switch, storm breaker and locks: the switches an on-call engineer relies on."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from remediation.runbooks.spike import SpikeRunbook
+from remediation.state import StateStore
+from support.app import App, load_event
+from support.audit import by_outcome, for_action, only
+from support.fakes import FakeClock
+
+SPIKE = SpikeRunbook()
+
+
+def test_dry_run_changes_nothing_and_plans(app: App, invoke) -> None:
+    invoke(SPIKE, load_event("latency-warning"), DRY_RUN="true")
+
+    assert app.reserved_concurrency() == 100
+    assert app.stage_cache() == (False, None)
+    events = app.audit_events()
+    assert {e["detail-type"] for e in events} == {"Remediation Planned"}
+    planned = only(for_action(events, "set-reserved-concurrency"))
+    assert planned["dryRun"] is True
+    assert planned["after"] == {"reservedConcurrency": 200}
+    assert planned["reason"].startswith("dry run:")
+    # and no cooldown or baseline was recorded that could hold back a real run later
+    assert app.dynamodb.scan(TableName=app.table, FilterExpression="begins_with(id, :p)",
+                             ExpressionAttributeValues={":p": {"S": "raise#"}})["Count"] == 0
+
+
+def test_kill_switch_env_makes_the_handler_audit_only(app: App, invoke) -> None:
+    invoke(SPIKE, load_event("latency-warning"), REMEDIATION_ENABLED="false")
+
+    assert app.reserved_concurrency() == 100
+    assert app.stage_cache() == (False, None)
+    skipped = by_outcome(app.audit_events(), "skipped")
+    assert len(skipped) == 2
+    assert {d["limit"] for d in skipped} == {"kill-switch"}
+
+
+def test_kill_switch_ssm_parameter_stops_without_a_redeploy(app: App, invoke) -> None:
+    # Given the on-call engineer flips the parameter (no redeploy)
+    app.ssm.put_parameter(Name="/printapp/remediation/enabled", Value="false", Type="String")
+
+    invoke(SPIKE, load_event("latency-warning"), KILL_SWITCH_PARAMETER="/printapp/remediation/enabled")
+
+    assert app.reserved_concurrency() == 100
+    assert app.stage_cache() == (False, None)
+    skipped = by_outcome(app.audit_events(), "skipped")
+    assert [d["limit"] for d in skipped] == ["kill-switch", "kill-switch"]
+    assert "/printapp/remediation/enabled" in skipped[0]["reason"]
+
+
+def test_kill_switch_parameter_set_to_true_lets_it_act(app: App, invoke) -> None:
+    app.ssm.put_parameter(Name="/printapp/remediation/enabled", Value="true", Type="String")
+
+    invoke(SPIKE, load_event("latency-warning"), KILL_SWITCH_PARAMETER="/printapp/remediation/enabled")
+
+    assert app.reserved_concurrency() == 200
+
+
+def test_storm_breaker_escalates_instead_of_acting(app: App, invoke) -> None:
+    # Given a budget of one applied action per window
+    invoke(SPIKE, load_event("latency-warning"), STORM_MAX_ACTIONS=1)
+
+    events = app.audit_events()
+    assert app.reserved_concurrency() == 200
+    assert app.stage_cache() == (False, None)
+    escalated = only(by_outcome(events, "escalated"))
+    assert escalated["limit"] == "storm-breaker"
+    assert escalated["action"]["name"] == "set-stage-cache"
+    assert [e["detail-type"] for e in events].count("Escalation Required") == 1
+
+
+def test_a_target_locked_by_another_handler_is_not_touched(app: App, invoke, clock: FakeClock) -> None:
+    # Given another invocation holds the lock on the function right now
+    store = StateStore(app.dynamodb, app.table, clock=clock)
+    with store.lock("printapp-api", ttl_seconds=120):
+        invoke(SPIKE, load_event("latency-warning"))
+
+    assert app.reserved_concurrency() == 100
+    events = app.audit_events()
+    assert only(for_action(events, "set-reserved-concurrency"))["limit"] == "lock"
+    # the other target was free, so the cache was still handled
+    assert app.stage_cache() == (True, Decimal("1.6"))
+
+
+def test_an_abandoned_lock_expires(app: App, invoke, clock: FakeClock) -> None:
+    # Given a lock left behind by an invocation that died two minutes ago
+    app.dynamodb.put_item(TableName=app.table, Item={
+        "id": {"S": "lock#printapp-api"}, "owner": {"S": "dead"}, "expiration": {"N": str(int(clock.now) - 1)},
+    })
+
+    invoke(SPIKE, load_event("latency-warning"))
+
+    assert app.reserved_concurrency() == 200
+
+
+def test_cooldown_is_shared_by_every_alarm_on_the_same_target(app: App, invoke, clock: FakeClock) -> None:
+    invoke(SPIKE, load_event("latency-warning"))
+    app.audit_events()
+    app.set_reserved_concurrency(100)
+
+    clock.advance(60)
+    invoke(SPIKE, load_event("concurrency-warning"))
+
+    assert app.reserved_concurrency() == 100
+    assert only(for_action(app.audit_events(), "set-reserved-concurrency"))["limit"] == "cooldown"

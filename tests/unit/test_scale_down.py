@@ -1,0 +1,151 @@
+"""Runbook: back to normal. Restore the recorded baseline, after the hysteresis window, when calm."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from remediation.runbooks.scale_down import ScaleDownRunbook
+from remediation.runbooks.spike import SpikeRunbook
+from support.app import STACK, App, load_event
+from support.audit import by_outcome, for_action, only
+from support.fakes import FakeClock
+
+SPIKE = SpikeRunbook()
+SCALE_DOWN = ScaleDownRunbook()
+LATENCY_WARNING = f"{STACK}-api-latency-warning"
+LATENCY_CRITICAL = f"{STACK}-api-latency-critical"
+
+
+def _spike_then_calm(app: App, invoke) -> None:
+    """A spike was remediated; then every traffic alarm went back to OK."""
+    invoke(SPIKE, load_event("latency-warning"))
+    assert app.reserved_concurrency() == 200
+    for name in (LATENCY_WARNING, LATENCY_CRITICAL, f"{STACK}-lambda-concurrency-warning",
+                 f"{STACK}-lambda-concurrency-critical", f"{STACK}-api-latency-p90"):
+        app.set_alarm(name, "OK")
+    app.audit_events()
+
+
+def test_scale_down_restores_the_recorded_baseline_after_hysteresis(app: App, invoke, clock: FakeClock) -> None:
+    _spike_then_calm(app, invoke)
+
+    # When the recovery arrives 16 minutes after the scale-up
+    clock.advance(16 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    # Then the values from before the spike are back, read from AWS
+    assert app.reserved_concurrency() == 100
+    assert app.stage_cache() == (False, None)
+    events = app.audit_events()
+    concurrency = only(for_action(events, "set-reserved-concurrency"))
+    assert concurrency["outcome"] == "applied"
+    assert (concurrency["before"]["reservedConcurrency"], concurrency["after"]["reservedConcurrency"]) == (200, 100)
+    cache = only(for_action(events, "set-stage-cache"))
+    assert cache["outcome"] == "applied"
+    assert cache["after"]["cacheClusterEnabled"] is False
+    assert all(d["handler"] == "scale_down_handler" for d in (concurrency, cache))
+
+
+def test_scale_down_waits_for_hysteresis(app: App, invoke, clock: FakeClock) -> None:
+    _spike_then_calm(app, invoke)
+
+    # When the recovery arrives 10 minutes after the scale-up (window: 15 minutes)
+    clock.advance(10 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    # Then the scale-up stays, and the audit trail says why
+    assert app.reserved_concurrency() == 200
+    assert app.stage_cache() == (True, Decimal("1.6"))
+    skipped = only(app.audit_events())["detail"]
+    assert (skipped["outcome"], skipped["limit"]) == ("skipped", "hysteresis")
+    assert "waits 900 s" in skipped["reason"]
+
+
+def test_scale_down_hysteresis_knob_is_honoured(app: App, invoke, clock: FakeClock) -> None:
+    _spike_then_calm(app, invoke)
+
+    clock.advance(120)
+    invoke(SCALE_DOWN, load_event("latency-recovered"), SCALE_DOWN_HYSTERESIS_SECONDS=60)
+
+    assert app.reserved_concurrency() == 100
+
+
+def test_scale_down_waits_while_another_traffic_alarm_fires(app: App, invoke, clock: FakeClock) -> None:
+    _spike_then_calm(app, invoke)
+    # Given the concurrency alarm is still firing although latency recovered
+    app.set_alarm(f"{STACK}-lambda-concurrency-warning", "ALARM")
+
+    clock.advance(30 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    assert app.reserved_concurrency() == 200
+    skipped = only(app.audit_events())["detail"]
+    assert skipped["limit"] == "traffic-alarm-active"
+    assert f"{STACK}-lambda-concurrency-warning" in skipped["reason"]
+
+
+def test_hand_made_traffic_alarm_also_holds_the_scale_down(app: App, invoke, clock: FakeClock) -> None:
+    _spike_then_calm(app, invoke)
+    # Given an alarm someone created by hand on the same API, with a name we never chose
+    app.cloudwatch.put_metric_alarm(
+        AlarmName="p99 too slow (Jane)", Namespace="AWS/ApiGateway", MetricName="Latency",
+        Dimensions=[{"Name": "ApiName", "Value": "printapp-api"}], ExtendedStatistic="p99", Period=60,
+        EvaluationPeriods=1, Threshold=2000, ComparisonOperator="GreaterThanThreshold",
+    )
+    app.set_alarm("p99 too slow (Jane)", "ALARM")
+
+    clock.advance(30 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    assert app.reserved_concurrency() == 200
+    assert "p99 too slow (Jane)" in only(app.audit_events())["detail"]["reason"]
+
+
+def test_scale_down_without_a_recorded_baseline_uses_the_runbook_values(app: App, invoke, clock: FakeClock) -> None:
+    # Given capacity raised by hand (no scale-up of ours, so no baseline was recorded)
+    app.set_reserved_concurrency(250)
+    app.set_stage_cache(True, "6.1")
+    app.set_alarm(LATENCY_WARNING, "OK")
+    for name in (LATENCY_CRITICAL, f"{STACK}-lambda-concurrency-warning", f"{STACK}-lambda-concurrency-critical",
+                 f"{STACK}-api-latency-p90"):
+        app.set_alarm(name, "OK")
+
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    assert app.reserved_concurrency() == 100
+    assert app.stage_cache() == (True, Decimal("0.5"))
+
+
+def test_a_new_spike_after_scale_down_records_a_fresh_baseline(app: App, invoke, clock: FakeClock) -> None:
+    _spike_then_calm(app, invoke)
+    clock.advance(16 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+    # Given the everyday value changed since (a human set 120)
+    app.set_reserved_concurrency(120)
+    for name in (LATENCY_WARNING, LATENCY_CRITICAL):
+        app.set_alarm(name, "ALARM")
+
+    clock.advance(60)
+    invoke(SPIKE, load_event("latency-critical"))
+    clock.advance(16 * 60)
+    for name in (LATENCY_WARNING, LATENCY_CRITICAL):
+        app.set_alarm(name, "OK")
+    recovered = load_event("latency-recovered")
+    recovered["Records"][0]["Sns"]["Message"] = recovered["Records"][0]["Sns"]["Message"].replace(
+        "2026-11-27T03:30:04.221+0000", "2026-11-27T04:30:00.000+0000"
+    )
+    invoke(SCALE_DOWN, recovered)
+
+    assert app.reserved_concurrency() == 120
+
+
+def test_an_alarm_state_is_reread_before_scaling_down(app: App, invoke, clock: FakeClock) -> None:
+    _spike_then_calm(app, invoke)
+    # Given latency went back into ALARM after the OK notification was sent
+    app.set_alarm(LATENCY_WARNING, "ALARM")
+
+    clock.advance(30 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    assert app.reserved_concurrency() == 200
+    assert only(by_outcome(app.audit_events(), "skipped"))["limit"] == "alarm-state"
