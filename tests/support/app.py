@@ -98,7 +98,10 @@ class App:
         self.audit_queue_url = self._create_audit_capture()
         for name in ALARMS:
             self.put_alarm(name)
-        self.account = AccountSettingsLambda(self.lambda_)
+        # The handler's own clients come from our factory, so its retry policy is what is tested;
+        # only Lambda is wrapped, to add the GetAccountSettings that moto lacks.
+        self.account = AccountSettingsLambda(Clients().lambda_)
+        self.handler_clients = Clients(overrides={"lambda": self.account})
 
     # --- setup -----------------------------------------------------------------------------
 
@@ -166,16 +169,7 @@ class App:
         return Settings.from_environ(environ)
 
     def clients(self) -> Clients:
-        return Clients(
-            overrides={
-                "lambda": self.account,
-                "apigateway": self.apigateway,
-                "cloudwatch": self.cloudwatch,
-                "dynamodb": self.dynamodb,
-                "events": self.events,
-                "ssm": self.ssm,
-            }
-        )
+        return self.handler_clients
 
     # --- the world, as read back from AWS ------------------------------------------------------
 

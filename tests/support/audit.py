@@ -31,7 +31,7 @@ class CallRecorder:
     def __init__(self, *clients: Any) -> None:
         self.calls: list[str] = []
         for client in clients:
-            client = getattr(client, "_client", client)
+            client = getattr(client, "client", client)
             client.meta.events.register("before-call.*.*", self._record)
 
     def _record(self, model: Any, **_: Any) -> None:

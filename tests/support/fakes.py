@@ -20,18 +20,18 @@ class AccountSettingsLambda:
     """
 
     def __init__(self, client: Any, *, account_limit: int = 1000) -> None:
-        self._client = client
+        self.client = client
         self.account_limit = account_limit
         self.account_settings_calls = 0
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+        return getattr(self.client, name)
 
     def _reserved_total(self) -> int:
         total = 0
-        for page in self._client.get_paginator("list_functions").paginate():
+        for page in self.client.get_paginator("list_functions").paginate():
             for function in page["Functions"]:
-                reserved = self._client.get_function_concurrency(FunctionName=function["FunctionName"])
+                reserved = self.client.get_function_concurrency(FunctionName=function["FunctionName"])
                 total += reserved.get("ReservedConcurrentExecutions", 0)
         return total
 
@@ -94,28 +94,53 @@ class _RawBody:
         yield self._body
 
 
-class FailingCalls:
-    """Make an operation answer with an error at the HTTP layer, as AWS does under load.
+def _service(client: Any) -> str:
+    return str(client.meta.service_model.service_id.hyphenize())
 
-    Registered first on the client's `before-send` hook, so botocore's real retry logic sees a
-    real throttling or 5xx response. `times=None` fails forever.
+
+class Throttled:
+    """Answer the first `times` calls of an operation with a throttling/5xx HTTP response.
+
+    Registered first on `before-send`, so botocore's real retry logic sees a real error
+    response and retries. (moto also sees every attempt: use it for transient trouble.)
     """
 
-    def __init__(self, client: Any, operation: str, *, status: int = 503, code: str = "ServiceUnavailable",
-                 times: int | None = 1) -> None:
+    def __init__(self, client: Any, operation: str, *, times: int, status: int = 429,
+                 code: str = "TooManyRequestsException") -> None:
         self.remaining = times
         self.calls = 0
         self._status = status
         self._code = code
-        service = client.meta.service_model.service_id.hyphenize()
-        client.meta.events.register_first(f"before-send.{service}.{operation}", self)
+        client.meta.events.register_first(f"before-send.{_service(client)}.{operation}", self)
 
     def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
         self.calls += 1
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return None
-            self.remaining -= 1
+        if self.remaining <= 0:
+            return None
+        self.remaining -= 1
         body = json.dumps({"__type": self._code, "message": "injected by the test"}).encode()
         headers = {"x-amzn-ErrorType": self._code, "Content-Type": "application/x-amz-json-1.1"}
         return AWSResponse(request.url, self._status, headers, _RawBody(body))  # type: ignore[arg-type]
+
+
+class Outage:
+    """An operation that keeps failing after botocore's retries: nothing reaches the service."""
+
+    def __init__(self, client: Any, operation: str, *, status: int = 503,
+                 code: str = "ServiceUnavailableException") -> None:
+        self.active = True
+        self.calls = 0
+        self._status = status
+        self._code = code
+        client.meta.events.register_first(f"before-call.{_service(client)}.{operation}", self)
+
+    def __call__(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not self.active:
+            return None
+        self.calls += 1
+        response = AWSResponse("https://aws.invalid/", self._status, {}, _RawBody(b""))  # type: ignore[arg-type]
+        parsed = {
+            "Error": {"Code": self._code, "Message": "still failing after retries (injected by the test)"},
+            "ResponseMetadata": {"HTTPStatusCode": self._status, "RetryAttempts": 5},
+        }
+        return response, parsed

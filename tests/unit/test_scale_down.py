@@ -149,3 +149,22 @@ def test_an_alarm_state_is_reread_before_scaling_down(app: App, invoke, clock: F
 
     assert app.reserved_concurrency() == 200
     assert only(by_outcome(app.audit_events(), "skipped"))["limit"] == "alarm-state"
+
+
+def test_scale_down_never_raises_what_the_spike_did_not(app: App, invoke, clock: FakeClock) -> None:
+    # Given the storm breaker stopped the cache step, so only concurrency was raised
+    invoke(SPIKE, load_event("latency-warning"), STORM_MAX_ACTIONS=1)
+    assert app.stage_cache() == (False, None)
+    for name in (LATENCY_WARNING, LATENCY_CRITICAL, f"{STACK}-lambda-concurrency-warning",
+                 f"{STACK}-lambda-concurrency-critical", f"{STACK}-api-latency-p90"):
+        app.set_alarm(name, "OK")
+    app.audit_events()
+
+    clock.advance(16 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    # Then concurrency is restored, and the cache is not switched on by a fallback baseline
+    assert app.reserved_concurrency() == 100
+    assert app.stage_cache() == (False, None)
+    cache = only(for_action(app.audit_events(), "set-stage-cache"))
+    assert (cache["outcome"], cache["limit"]) == ("skipped", "only-lower")

@@ -47,7 +47,7 @@ def test_verified_latency_alarm_raises_concurrency_and_enables_cache(app: App, i
         assert detail["alarm"]["namespace"] == "AWS/ApiGateway"
         assert detail["alarm"]["metricName"] == "Latency"
         assert detail["alarm"]["threshold"] == 500.0
-        assert detail["alarm"]["stateChangeTime"] == "2026-11-27T03:01:12.345+0000"
+        assert detail["alarm"]["stateChangeTime"] == "2026-11-27T03:01:12.345+00:00"
         # the runbook's step 1: traffic was read and recorded
         assert detail["evidence"]["traffic"]["metric"] == "AWS/ApiGateway Count"
     # one state change, one correlation id; every decision its own id

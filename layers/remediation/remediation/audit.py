@@ -70,7 +70,7 @@ def correlation_id_for(alarm: AlarmNotification | None, fallback: str | None = N
 
 def _alarm_detail(alarm: AlarmNotification | None, rejected: AlarmRejected | None) -> dict[str, Any] | None:
     if alarm is None:
-        if rejected is None or not (rejected.alarm_name or rejected.topic_arn):
+        if rejected is None or not rejected.alarm_name:
             return None
         return {
             "name": rejected.alarm_name,
@@ -99,8 +99,16 @@ def _alarm_detail(alarm: AlarmNotification | None, rejected: AlarmRejected | Non
         "namespace": namespaces.pop() if len(namespaces) == 1 else None,
         "metricName": metric_name,
         "threshold": alarm.threshold,
-        "stateChangeTime": alarm.StateChangeTime,
+        # RFC 3339 for subscribers; CloudWatch writes "+0000".
+        "stateChangeTime": alarm.changed_at.isoformat(timespec="milliseconds"),
     }
+
+
+def _source_of(rejected: AlarmRejected | None) -> dict[str, Any] | None:
+    """Where a rejected notification came from: what an engineer needs to find its sender."""
+    if rejected is None or not (rejected.topic_arn or rejected.message_id):
+        return None
+    return {"topicArn": rejected.topic_arn, "messageId": rejected.message_id}
 
 
 def _json_default(value: object) -> object:
@@ -239,7 +247,7 @@ class AuditTrail:
             "reason": decision.reason,
             "limit": decision.limit,
             "level": decision.level,
-            "evidence": _as_json(decision.evidence) if decision.evidence is not None else None,
+            "evidence": _as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
             "dryRun": self._dry_run,
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         }

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_ssm import SSMClient
 
-# Throttling and 5xx are retried by botocore ("standard" mode: exponential backoff with jitter,
+# Throttling and 5xx are retried by botocore, up to 5 retries ("standard" mode: backoff with jitter,
 # retry quota). What still fails after that is the runner's business: audited, then re-raised.
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},

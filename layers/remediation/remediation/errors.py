@@ -105,6 +105,12 @@ class AlreadyAtTarget(LimitReached):
     limit = "only-raise"
 
 
+class OnlyLowers(LimitReached):
+    """A scale-down that would raise something (a lost baseline, a scale-up that never happened)."""
+
+    limit = "only-lower"
+
+
 class CeilingReached(LimitReached):
     limit = "ceiling"
 

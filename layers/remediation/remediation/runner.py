@@ -110,7 +110,7 @@ class Run:
     def execute(self, action_type: type[Action[Any]], params: ActionParameters) -> Outcome:
         """Run one action through every guardrail. Returns the decision's outcome."""
         action = action_type(self.clients, self.settings)
-        ref = ActionRef(action.name, action.target(), params.model_dump(mode="json"))
+        ref = ActionRef(action.name, action.target(), params.model_dump(mode="json", by_alias=True))
         before: dict[str, Any] | None = None
         try:
             before = action.read(params)

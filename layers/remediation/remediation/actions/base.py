@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from remediation.clients import Clients
 from remediation.settings import Settings
@@ -31,7 +32,8 @@ class Direction(str, Enum):
 
 
 class ActionParameters(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # camelCase when dumped: parameters go into the audit event as they are.
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     direction: Direction = Direction.RAISE
 

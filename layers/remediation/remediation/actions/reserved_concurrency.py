@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from remediation.actions.base import Action, ActionParameters, Direction, Plan
-from remediation.errors import AccountHeadroom, AlreadyAtTarget, CeilingReached
+from remediation.errors import AccountHeadroom, AlreadyAtTarget, CeilingReached, OnlyLowers
 
 
 class ReservedConcurrency(ActionParameters):
@@ -101,6 +101,8 @@ class SetReservedConcurrency(Action[ReservedConcurrency]):
     def _plan_restore(self, current: int | None, baseline: int | None) -> Plan:
         if current == baseline:
             raise AlreadyAtTarget(f"reserved concurrency is already at its baseline {baseline}")
+        if current is not None and baseline is not None and baseline > current:
+            raise OnlyLowers(f"reserved concurrency is {current}, below the baseline {baseline}: a scale-down only lowers")
         shown = "no reservation" if baseline is None else str(baseline)
         return Plan(
             after={"reservedConcurrency": baseline},

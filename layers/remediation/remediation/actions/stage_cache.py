@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from remediation.actions.base import Action, ActionParameters, Direction, Plan
-from remediation.errors import AlreadyAtTarget, CeilingReached, ConfigurationError, TargetNotAvailable
+from remediation.errors import AlreadyAtTarget, CeilingReached, ConfigurationError, OnlyLowers, TargetNotAvailable
 from remediation.settings import VALID_CACHE_SIZES_GB
 
 #: While the cache cluster is being created or deleted, another update would fail.
@@ -132,6 +132,9 @@ class SetStageCache(Action[StageCache]):
         size = valid_cache_size(params.size_gb or self.settings.baseline_cache_size_gb)
         if current == size:
             raise AlreadyAtTarget(f"stage cache is already at its baseline {size} GB")
+        if current is None or size > current:
+            shown = f"{current} GB" if current is not None else "disabled"
+            raise OnlyLowers(f"stage cache is {shown}, below the baseline {size} GB: a scale-down only lowers")
         return Plan(
             after={"cacheClusterEnabled": True, "cacheClusterSize": str(size)},
             summary=f"stage cache of {self.target()} {current or 'disabled'} → {size} GB (baseline restored)",
