@@ -7,7 +7,7 @@ SAM_CLI_VERSION := 1.170.0
 # sam build for the python3.12 runtime needs python3.12 on PATH (pyenv on this image has it).
 PY312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1)
 
-.PHONY: test lint typecheck unit demo invoke bench clean
+.PHONY: test lint typecheck unit schema clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ typecheck: $(VENV)/.installed
 ## make unit: the fast part of the suite
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -m "not e2e and not tooling"
+
+## make schema: copy schemas/audit-event.schema.json into template.yaml (a test checks they match)
+schema: $(VENV)/.installed
+	$(VENV)/bin/python tools/embed_schema.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -53,7 +53,9 @@ Invoke = Callable[..., dict[str, Any]]
 def invoke(app: App, clock: FakeClock) -> Invoke:
     """Deliver an event to a runbook the way Lambda would, with settings from `overrides`."""
 
-    def _invoke(runbook: Runbook, event: Any, *, context: LambdaContext | None = None, **overrides: Any) -> dict[str, Any]:
+    def _invoke(
+        runbook: Runbook, event: Any, *, context: LambdaContext | None = None, **overrides: Any
+    ) -> dict[str, Any]:
         return handle(
             event,
             context or LambdaContext(),

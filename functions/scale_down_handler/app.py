@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runner import handle
 

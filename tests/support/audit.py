@@ -30,8 +30,8 @@ class CallRecorder:
 
     def __init__(self, *clients: Any) -> None:
         self.calls: list[str] = []
-        for client in clients:
-            client = getattr(client, "client", client)
+        for given in clients:
+            client = getattr(given, "client", given)  # unwrap a fake around a real client
             client.meta.events.register("before-call.*.*", self._record)
 
     def _record(self, model: Any, **_: Any) -> None:

@@ -105,8 +105,9 @@ class Throttled:
     response and retries. (moto also sees every attempt: use it for transient trouble.)
     """
 
-    def __init__(self, client: Any, operation: str, *, times: int, status: int = 429,
-                 code: str = "TooManyRequestsException") -> None:
+    def __init__(
+        self, client: Any, operation: str, *, times: int, status: int = 429, code: str = "TooManyRequestsException"
+    ) -> None:
         self.remaining = times
         self.calls = 0
         self._status = status
@@ -126,8 +127,9 @@ class Throttled:
 class Outage:
     """An operation that keeps failing after botocore's retries: nothing reaches the service."""
 
-    def __init__(self, client: Any, operation: str, *, status: int = 503,
-                 code: str = "ServiceUnavailableException") -> None:
+    def __init__(
+        self, client: Any, operation: str, *, status: int = 503, code: str = "ServiceUnavailableException"
+    ) -> None:
         self.active = True
         self.calls = 0
         self._status = status

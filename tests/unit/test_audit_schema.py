@@ -23,7 +23,7 @@ from remediation.errors import Outcome
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from support.app import ALARMS, ROOT, STACK, App, load_event, with_sns
-from support.fakes import ACCOUNT_ID, Outage, FakeClock
+from support.fakes import ACCOUNT_ID, FakeClock, Outage
 
 SCHEMA = json.loads((ROOT / "schemas" / "audit-event.schema.json").read_text())
 VALIDATOR = Draft4Validator(SCHEMA, format_checker=Draft4Validator.FORMAT_CHECKER)

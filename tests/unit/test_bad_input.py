@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from remediation.runner import handle
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runbooks.spike import SpikeRunbook
+from remediation.runner import handle
 from support.app import App, alarm_message, load_event, with_message, with_sns
 from support.audit import CallRecorder, only
 from support.fakes import LambdaContext
@@ -55,11 +55,14 @@ BAD_EVENTS: dict[str, Any] = {
 
 @pytest.mark.parametrize("runbook", [SpikeRunbook(), ScaleDownRunbook()], ids=lambda r: r.name)
 @pytest.mark.parametrize("case", list(BAD_EVENTS), ids=str)
-def test_bad_input_is_rejected_without_any_write(app: App, runbook, case: str,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_input_is_rejected_without_any_write(
+    app: App, runbook, case: str, caplog: pytest.LogCaptureFixture
+) -> None:
     # Given the app at its everyday capacity, and a recorder on every client the handler uses
     clients_seen = app.clients()
-    recorder = CallRecorder(*(clients_seen.get(s) for s in ("lambda", "apigateway", "cloudwatch", "dynamodb", "events", "ssm")))
+    recorder = CallRecorder(
+        *(clients_seen.get(s) for s in ("lambda", "apigateway", "cloudwatch", "dynamodb", "events", "ssm"))
+    )
 
     # When the bad event arrives, the handler returns normally (no unhandled exception)
     result = handle(BAD_EVENTS[case], LambdaContext(), runbook, settings=app.settings(), clients=clients_seen)
@@ -81,8 +84,11 @@ def test_bad_input_is_rejected_without_any_write(app: App, runbook, case: str,
 def test_trusted_topics_can_be_listed_explicitly(app: App, invoke) -> None:
     elsewhere = "arn:aws:sns:us-east-1:123456789012:some-other-topic"
 
-    invoke(SpikeRunbook(), with_sns(load_event("latency-warning"), TopicArn=elsewhere),
-           ALARM_TOPIC_ARNS="arn:aws:sns:us-east-1:123456789012:printapp-remediation-alarms")
+    invoke(
+        SpikeRunbook(),
+        with_sns(load_event("latency-warning"), TopicArn=elsewhere),
+        ALARM_TOPIC_ARNS="arn:aws:sns:us-east-1:123456789012:printapp-remediation-alarms",
+    )
 
     assert app.reserved_concurrency() == 100
     rejected = only(app.audit_events())["detail"]
@@ -101,8 +107,11 @@ def test_a_function_in_another_account_does_not_act(app: App, invoke) -> None:
 def test_an_alarm_for_another_handler_is_rejected(app: App, invoke) -> None:
     db_alarm = with_message(
         load_event("latency-warning"),
-        Trigger=_trigger(Namespace="AWS/RDS", MetricName="CPUUtilization",
-                         Dimensions=[{"name": "DBInstanceIdentifier", "value": "printapp-db"}]),
+        Trigger=_trigger(
+            Namespace="AWS/RDS",
+            MetricName="CPUUtilization",
+            Dimensions=[{"name": "DBInstanceIdentifier", "value": "printapp-db"}],
+        ),
     )
 
     invoke(SpikeRunbook(), db_alarm)

@@ -65,7 +65,7 @@ class PartiallyFailingEventBridge:
         self.failing_calls = failing_calls
         self.calls: list[int] = []
 
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803 (boto3's spelling)
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls.append(len(Entries))
         if len(self.calls) > self.failing_calls:
             return self._client.put_events(Entries=Entries)  # type: ignore[no-any-return]

@@ -25,8 +25,14 @@ def test_dry_run_changes_nothing_and_plans(app: App, invoke) -> None:
     assert planned["after"] == {"reservedConcurrency": 200}
     assert planned["reason"].startswith("dry run:")
     # and no cooldown or baseline was recorded that could hold back a real run later
-    assert app.dynamodb.scan(TableName=app.table, FilterExpression="begins_with(id, :p)",
-                             ExpressionAttributeValues={":p": {"S": "raise#"}})["Count"] == 0
+    assert (
+        app.dynamodb.scan(
+            TableName=app.table,
+            FilterExpression="begins_with(id, :p)",
+            ExpressionAttributeValues={":p": {"S": "raise#"}},
+        )["Count"]
+        == 0
+    )
 
 
 def test_kill_switch_env_makes_the_handler_audit_only(app: App, invoke) -> None:
@@ -88,9 +94,14 @@ def test_a_target_locked_by_another_handler_is_not_touched(app: App, invoke, clo
 
 def test_an_abandoned_lock_expires(app: App, invoke, clock: FakeClock) -> None:
     # Given a lock left behind by an invocation that died two minutes ago
-    app.dynamodb.put_item(TableName=app.table, Item={
-        "id": {"S": "lock#printapp-api"}, "owner": {"S": "dead"}, "expiration": {"N": str(int(clock.now) - 1)},
-    })
+    app.dynamodb.put_item(
+        TableName=app.table,
+        Item={
+            "id": {"S": "lock#printapp-api"},
+            "owner": {"S": "dead"},
+            "expiration": {"N": str(int(clock.now) - 1)},
+        },
+    )
 
     invoke(SPIKE, load_event("latency-warning"))
 

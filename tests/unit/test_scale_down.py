@@ -20,8 +20,13 @@ def _spike_then_calm(app: App, invoke) -> None:
     """A spike was remediated; then every traffic alarm went back to OK."""
     invoke(SPIKE, load_event("latency-warning"))
     assert app.reserved_concurrency() == 200
-    for name in (LATENCY_WARNING, LATENCY_CRITICAL, f"{STACK}-lambda-concurrency-warning",
-                 f"{STACK}-lambda-concurrency-critical", f"{STACK}-api-latency-p90"):
+    for name in (
+        LATENCY_WARNING,
+        LATENCY_CRITICAL,
+        f"{STACK}-lambda-concurrency-warning",
+        f"{STACK}-lambda-concurrency-critical",
+        f"{STACK}-api-latency-p90",
+    ):
         app.set_alarm(name, "OK")
     app.audit_events()
 
@@ -88,9 +93,15 @@ def test_hand_made_traffic_alarm_also_holds_the_scale_down(app: App, invoke, clo
     _spike_then_calm(app, invoke)
     # Given an alarm someone created by hand on the same API, with a name we never chose
     app.cloudwatch.put_metric_alarm(
-        AlarmName="p99 too slow (Jane)", Namespace="AWS/ApiGateway", MetricName="Latency",
-        Dimensions=[{"Name": "ApiName", "Value": "printapp-api"}], ExtendedStatistic="p99", Period=60,
-        EvaluationPeriods=1, Threshold=2000, ComparisonOperator="GreaterThanThreshold",
+        AlarmName="p99 too slow (Jane)",
+        Namespace="AWS/ApiGateway",
+        MetricName="Latency",
+        Dimensions=[{"Name": "ApiName", "Value": "printapp-api"}],
+        ExtendedStatistic="p99",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=2000,
+        ComparisonOperator="GreaterThanThreshold",
     )
     app.set_alarm("p99 too slow (Jane)", "ALARM")
 
@@ -106,8 +117,12 @@ def test_scale_down_without_a_recorded_baseline_uses_the_runbook_values(app: App
     app.set_reserved_concurrency(250)
     app.set_stage_cache(True, "6.1")
     app.set_alarm(LATENCY_WARNING, "OK")
-    for name in (LATENCY_CRITICAL, f"{STACK}-lambda-concurrency-warning", f"{STACK}-lambda-concurrency-critical",
-                 f"{STACK}-api-latency-p90"):
+    for name in (
+        LATENCY_CRITICAL,
+        f"{STACK}-lambda-concurrency-warning",
+        f"{STACK}-lambda-concurrency-critical",
+        f"{STACK}-api-latency-p90",
+    ):
         app.set_alarm(name, "OK")
 
     invoke(SCALE_DOWN, load_event("latency-recovered"))
@@ -155,8 +170,13 @@ def test_scale_down_never_raises_what_the_spike_did_not(app: App, invoke, clock:
     # Given the storm breaker stopped the cache step, so only concurrency was raised
     invoke(SPIKE, load_event("latency-warning"), STORM_MAX_ACTIONS=1)
     assert app.stage_cache() == (False, None)
-    for name in (LATENCY_WARNING, LATENCY_CRITICAL, f"{STACK}-lambda-concurrency-warning",
-                 f"{STACK}-lambda-concurrency-critical", f"{STACK}-api-latency-p90"):
+    for name in (
+        LATENCY_WARNING,
+        LATENCY_CRITICAL,
+        f"{STACK}-lambda-concurrency-warning",
+        f"{STACK}-lambda-concurrency-critical",
+        f"{STACK}-api-latency-p90",
+    ):
         app.set_alarm(name, "OK")
     app.audit_events()
 

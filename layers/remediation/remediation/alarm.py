@@ -43,7 +43,9 @@ MAX_MESSAGE_BYTES = 256 * 1024
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
 _REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):(?P<resource>.+)$")
+_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):(?P<resource>.+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,8 @@ class TriggerModel(_Lenient):
                 for q in self.Metrics
                 if q.MetricStat
             )
-        assert self.Namespace and self.MetricName  # guaranteed by _one_shape
-        return (_identity(self.Namespace, self.MetricName, self.Dimensions),)
+        # _one_shape guarantees both for a single-metric trigger.
+        return (_identity(self.Namespace or "", self.MetricName or "", self.Dimensions),)
 
     @property
     def expression_label(self) -> str | None:
@@ -291,7 +293,7 @@ class _SnsEvent(_Lenient):
 class AlarmSnsEnvelope(BaseEnvelope):
     """Powertools envelope: SNS records in, `AlarmDelivery` objects out."""
 
-    def parse(self, data: dict[str, Any] | Any | None, model: type[Any]) -> list[AlarmDelivery]:
+    def parse(self, data: dict[str, Any] | Any | None, model: type[Any]) -> list[AlarmDelivery]:  # type: ignore[override]
         if not isinstance(data, dict):
             raise InvalidAlarmNotification(f"expected an SNS event object, got {type(data).__name__}")
         try:
@@ -320,7 +322,11 @@ class AlarmSnsEnvelope(BaseEnvelope):
         try:
             alarm = self._parse(data=payload, model=model)
         except ValidationError as error:
-            raise InvalidAlarmNotification(f"not a CloudWatch alarm notification: {_describe(error)}", **context) from error
+            raise InvalidAlarmNotification(
+                f"not a CloudWatch alarm notification: {_describe(error)}", **context
+            ) from error
+        if not isinstance(alarm, AlarmNotification):
+            raise InvalidAlarmNotification("not a CloudWatch alarm notification", **context)
         return AlarmDelivery(topic_arn=sns.TopicArn, message_id=sns.MessageId, alarm=alarm.with_source(sns.TopicArn))
 
 
@@ -334,7 +340,7 @@ def _describe(error: ValidationError) -> str:
 def parse_deliveries(event: object) -> list[AlarmDelivery]:
     """Parse a Lambda event from SNS. Raises `InvalidAlarmNotification`, never anything else."""
     try:
-        deliveries: list[AlarmDelivery] = parse(event=event, model=AlarmNotification, envelope=AlarmSnsEnvelope)  # type: ignore[arg-type]
+        deliveries: list[AlarmDelivery] = parse(event=event, model=AlarmNotification, envelope=AlarmSnsEnvelope)  # type: ignore[call-overload]
     except InvalidAlarmNotification:
         raise
     except Exception as error:  # the parser's own envelope/model errors: still bad input

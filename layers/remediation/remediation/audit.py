@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -249,7 +249,7 @@ class AuditTrail:
             "level": decision.level,
             "evidence": _as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
             "dryRun": self._dry_run,
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         resources = [arn for arn in (alarm.arn if alarm else None,) if arn]
         self._pending.append(self._publisher.entry(detail, resources))

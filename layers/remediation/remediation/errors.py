@@ -7,11 +7,11 @@ configuration) is a `Remediation Failed`, and that is re-raised so Lambda retrie
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import ClassVar
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """The audit event's `outcome` field, and the DetailType that goes with it."""
 
     APPLIED = "applied"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -18,7 +18,7 @@ logger = Logger()
 
 def read_traffic(cloudwatch: CloudWatchClient, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Runbook step 1: API requests per minute over the last hour (AWS/ApiGateway `Count`, Sum)."""
-    end = now or datetime.now(timezone.utc)
+    end = now or datetime.now(UTC)
     try:
         response = cloudwatch.get_metric_data(
             MetricDataQueries=[

@@ -71,15 +71,19 @@ def check_kill_switch(settings: Settings, ssm: SSMClient) -> None:
         value = ssm.get_parameter(Name=settings.kill_switch_parameter)["Parameter"]["Value"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            logger.warning("kill switch parameter not found; remediation stays enabled",
-                           extra={"parameter": settings.kill_switch_parameter})
+            logger.warning(
+                "kill switch parameter not found; remediation stays enabled",
+                extra={"parameter": settings.kill_switch_parameter},
+            )
             return
         # Not knowing whether someone pulled the switch is a reason not to act.
         raise RemediationDisabled(
             f"kill switch {settings.kill_switch_parameter} could not be read ({error}); not acting"
         ) from error
     if value.strip().lower() in {"false", "0", "off", "no", "disabled"}:
-        raise RemediationDisabled(f"kill switch: SSM parameter {settings.kill_switch_parameter} is {value!r}, audit only")
+        raise RemediationDisabled(
+            f"kill switch: SSM parameter {settings.kill_switch_parameter} is {value!r}, audit only"
+        )
 
 
 def _alarm_metrics(alarm: dict[str, Any]) -> list[MetricIdentity]:
@@ -138,14 +142,10 @@ def check_no_traffic_alarm_firing(cloudwatch: CloudWatchClient, settings: Settin
 
 def check_cooldown(last_raise: float | None, now: float, cooldown_seconds: int, what: str) -> None:
     if last_raise is not None and now - last_raise < cooldown_seconds:
-        raise CooldownActive(
-            f"{what} was raised {int(now - last_raise)} s ago; cooldown is {cooldown_seconds} s"
-        )
+        raise CooldownActive(f"{what} was raised {int(now - last_raise)} s ago; cooldown is {cooldown_seconds} s")
 
 
 def check_hysteresis(last_raises: Iterable[float | None], now: float, hysteresis_seconds: int) -> None:
     latest = max((t for t in last_raises if t is not None), default=None)
     if latest is not None and now - latest < hysteresis_seconds:
-        raise HysteresisActive(
-            f"last scale-up was {int(now - latest)} s ago; scale-down waits {hysteresis_seconds} s"
-        )
+        raise HysteresisActive(f"last scale-up was {int(now - latest)} s ago; scale-down waits {hysteresis_seconds} s")

@@ -13,8 +13,8 @@ once everything else has been decided and audited, so Lambda's retry and DLQ kee
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -93,16 +93,22 @@ class Run:
         )
         detail = self.audit.record(decision, alarm=self.alarm, correlation_id=self.correlation_id)
         self.decisions.append(
-            {"outcome": detail["outcome"], "action": decision.action.name if decision.action else None,
-             "limit": decision.limit, "reason": decision.reason}
+            {
+                "outcome": detail["outcome"],
+                "action": decision.action.name if decision.action else None,
+                "limit": decision.limit,
+                "reason": decision.reason,
+            }
         )
         return detail
 
-    def decide_from_error(self, error: BaseException, action: ActionRef | None = None,
-                          before: Mapping[str, Any] | None = None) -> Outcome:
+    def decide_from_error(
+        self, error: BaseException, action: ActionRef | None = None, before: Mapping[str, Any] | None = None
+    ) -> Outcome:
         outcome = outcome_for(error)
-        self.decide(Decision(outcome, str(error) or type(error).__name__, action=action, before=before,
-                             limit=limit_for(error)))
+        self.decide(
+            Decision(outcome, str(error) or type(error).__name__, action=action, before=before, limit=limit_for(error))
+        )
         return outcome
 
     # --- acting --------------------------------------------------------------------------
@@ -124,8 +130,16 @@ class Run:
                 self._check_cooldown(action)
             self._check_kill_switch()
             if self.settings.dry_run:
-                return self._decided(Decision(Outcome.PLANNED, f"dry run: would set {plan.summary}", action=ref,
-                                              before=before, after=plan.after, limit=plan.limit))
+                return self._decided(
+                    Decision(
+                        Outcome.PLANNED,
+                        f"dry run: would set {plan.summary}",
+                        action=ref,
+                        before=before,
+                        after=plan.after,
+                        limit=plan.limit,
+                    )
+                )
             with self.state.lock(action.target(), ttl_seconds=self.settings.lock_ttl_seconds):
                 if raising:
                     self._check_cooldown(action)
@@ -139,8 +153,9 @@ class Run:
                     self.state.record_raise(action.name, action.target(), keep_seconds=self._raise_memory(action))
                 else:
                     self.state.clear_baseline(action.name, action.target())
-            return self._decided(Decision(Outcome.APPLIED, plan.summary, action=ref, before=before, after=after,
-                                          limit=plan.limit))
+            return self._decided(
+                Decision(Outcome.APPLIED, plan.summary, action=ref, before=before, after=after, limit=plan.limit)
+            )
         except RemediationError as error:
             if outcome_for(error) is Outcome.FAILED:
                 self._failure = self._failure or error
@@ -156,7 +171,9 @@ class Run:
 
     def _check_cooldown(self, action: Action[Any]) -> None:
         guardrails.check_cooldown(
-            self.state.last_raise(action.name, action.target()), self.state.now(), action.cooldown_seconds(),
+            self.state.last_raise(action.name, action.target()),
+            self.state.now(),
+            action.cooldown_seconds(),
             f"{action.name} on {action.target()}",
         )
 
@@ -204,15 +221,31 @@ def handle(
         for delivery in deliveries:
             try:
                 account = guardrails.own_account(getattr(context, "invoked_function_arn", None))
-                results.append(_handle_delivery(delivery, runbook, account, context, settings, clients, state, audit))
+                results.append(
+                    _handle_delivery(
+                        delivery,
+                        runbook=runbook,
+                        account=account,
+                        context=context,
+                        settings=settings,
+                        clients=clients,
+                        state=state,
+                        audit=audit,
+                    )
+                )
             except AlarmRejected as rejected:
-                audit.record(Decision(Outcome.REJECTED, str(rejected), limit=rejected.limit),
-                             alarm=delivery.alarm, rejected=rejected)
+                audit.record(
+                    Decision(Outcome.REJECTED, str(rejected), limit=rejected.limit),
+                    alarm=delivery.alarm,
+                    rejected=rejected,
+                )
                 results.append({"decisions": [{"outcome": Outcome.REJECTED.value, "reason": str(rejected)}]})
             except IdempotencyAlreadyInProgressError:
                 # Another invocation is handling this very state change right now. Fail this one
                 # so Lambda retries it later: by then it is a plain duplicate, or acts if that failed.
-                logger.warning("same alarm state change is being handled elsewhere", extra={"alarm": delivery.alarm.name})
+                logger.warning(
+                    "same alarm state change is being handled elsewhere", extra={"alarm": delivery.alarm.name}
+                )
                 raise
             except Exception as error:  # already audited as Failed by the run
                 failure = failure or error
@@ -220,12 +253,16 @@ def handle(
         audit.flush()
     if failure is not None:
         raise failure
-    return _summary(runbook.name, [d for r in results for d in r.get("decisions", [])],
-                    duplicates=sum(1 for r in results if r.get("duplicate")))
+    return _summary(
+        runbook.name,
+        [d for r in results for d in r.get("decisions", [])],
+        duplicates=sum(1 for r in results if r.get("duplicate")),
+    )
 
 
 def _handle_delivery(
     delivery: AlarmDelivery,
+    *,
     runbook: Runbook,
     account: str,
     context: LambdaContext | None,
@@ -240,8 +277,15 @@ def _handle_delivery(
     guardrails.check_trust(delivery, settings, account)
     if alarm.is_composite:
         # Composite alarms are recognised and recorded; their children carry the metrics we act on.
-        audit.record(Decision(Outcome.SKIPPED, f"composite alarm {alarm.name} ({alarm.AlarmRule}): no automated action; "
-                              "its child alarms are handled on their own", limit=NotApplicable.limit), alarm=alarm)
+        audit.record(
+            Decision(
+                Outcome.SKIPPED,
+                f"composite alarm {alarm.name} ({alarm.AlarmRule}): no automated action; "
+                "its child alarms are handled on their own",
+                limit=NotApplicable.limit,
+            ),
+            alarm=alarm,
+        )
         return {"decisions": [{"outcome": Outcome.SKIPPED.value, "limit": NotApplicable.limit}]}
     recognised = recognise(alarm, settings)
     if recognised.signal not in runbook.signals:
@@ -249,8 +293,15 @@ def _handle_delivery(
         raise UnknownAlarm(f"{alarm.name} is a {recognised.signal.value} alarm; {runbook.name} handles {handled}")
 
     def work() -> dict[str, Any]:
-        run = Run(runbook=runbook, alarm=alarm, recognised=recognised, settings=settings, clients=clients,
-                  state=state, audit=audit)
+        run = Run(
+            runbook=runbook,
+            alarm=alarm,
+            recognised=recognised,
+            settings=settings,
+            clients=clients,
+            state=state,
+            audit=audit,
+        )
         try:
             runbook.run(run)
         except RemediationError as error:
@@ -265,11 +316,16 @@ def _handle_delivery(
         return {"decisions": run.decisions}
 
     result, duplicate = state.once(
-        runbook.name, alarm.state_change_key, work,
-        ttl_seconds=settings.idempotency_ttl_seconds, lambda_context=context,
+        runbook.name,
+        alarm.state_change_key,
+        work,
+        ttl_seconds=settings.idempotency_ttl_seconds,
+        lambda_context=context,
     )
     if duplicate:
-        logger.info("duplicate delivery: this alarm state change was already handled",
-                    extra={"stateChange": alarm.state_change_key, "messageId": delivery.message_id})
+        logger.info(
+            "duplicate delivery: this alarm state change was already handled",
+            extra={"stateChange": alarm.state_change_key, "messageId": delivery.message_id},
+        )
         return {"decisions": [], "duplicate": True}
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from functools import cache
 from typing import Annotated
 
@@ -23,7 +23,7 @@ VALID_CACHE_SIZES_GB: tuple[Decimal, ...] = tuple(
 )
 
 
-class ApprovalMode(str, Enum):
+class ApprovalMode(StrEnum):
     AUTO = "auto"
     MANUAL = "manual"
 
@@ -78,9 +78,7 @@ class Settings(BaseModel):
 
     # Spike runbook values.
     reserved_concurrency_target: int = Field(200, alias="RESERVED_CONCURRENCY_TARGET", ge=1)
-    critical_reserved_concurrency_target: int = Field(
-        200, alias="CRITICAL_RESERVED_CONCURRENCY_TARGET", ge=1
-    )
+    critical_reserved_concurrency_target: int = Field(200, alias="CRITICAL_RESERVED_CONCURRENCY_TARGET", ge=1)
     reserved_concurrency_ceiling: int = Field(400, alias="RESERVED_CONCURRENCY_CEILING", ge=1)
     # AWS keeps 100 unreserved by default; some accounts have a lower floor.
     unreserved_concurrency_floor: int = Field(100, alias="UNRESERVED_CONCURRENCY_FLOOR", ge=0)
@@ -116,9 +114,7 @@ class Settings(BaseModel):
             return tuple(arn.strip() for arn in value.split(",") if arn.strip())
         return value
 
-    @field_validator(
-        "cache_size_gb", "critical_cache_size_gb", "cache_size_ceiling_gb", "baseline_cache_size_gb"
-    )
+    @field_validator("cache_size_gb", "critical_cache_size_gb", "cache_size_ceiling_gb", "baseline_cache_size_gb")
     @classmethod
     def _cache_size_in_range(cls, value: Decimal) -> Decimal:
         if not VALID_CACHE_SIZES_GB[0] <= value <= VALID_CACHE_SIZES_GB[-1]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from remediation.alarm import AlarmNotification, MetricIdentity
 from remediation.errors import UnknownAlarm
 from remediation.settings import Settings
 
 
-class Signal(str, Enum):
+class Signal(StrEnum):
     API_LATENCY = "api-latency"
     LAMBDA_CONCURRENCY = "lambda-concurrency"
     API_ERROR_RATE = "api-error-rate"
@@ -28,7 +28,7 @@ class Signal(str, Enum):
 TRAFFIC_SIGNALS = frozenset({Signal.API_LATENCY, Signal.LAMBDA_CONCURRENCY})
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"
 

@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 from remediation.errors import LockHeld, StormBreakerTripped
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -74,7 +75,7 @@ class StateStore:
         """
         replayed = False
 
-        def note_replay(response: Any, _record: Any) -> Any:
+        def note_replay(response: Any, idempotent_data: DataRecord) -> Any:
             nonlocal replayed
             replayed = True
             return response
@@ -84,7 +85,7 @@ class StateStore:
             config.register_lambda_context(lambda_context)
         persistence = DynamoDBPersistenceLayer(table_name=self._table, boto3_client=self._dynamodb)
 
-        @idempotent_function(
+        @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="state_change",
             persistence_store=persistence,
             config=config,

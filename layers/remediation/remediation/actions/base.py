@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +24,7 @@ from remediation.clients import Clients
 from remediation.settings import Settings
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     #: Scale up: only ever raises, subject to cooldown, records the baseline first.
     RAISE = "raise"
     #: Scale down to a recorded baseline: subject to hysteresis (decided by the runbook).

@@ -102,7 +102,9 @@ class SetReservedConcurrency(Action[ReservedConcurrency]):
         if current == baseline:
             raise AlreadyAtTarget(f"reserved concurrency is already at its baseline {baseline}")
         if current is not None and baseline is not None and baseline > current:
-            raise OnlyLowers(f"reserved concurrency is {current}, below the baseline {baseline}: a scale-down only lowers")
+            raise OnlyLowers(
+                f"reserved concurrency is {current}, below the baseline {baseline}: a scale-down only lowers"
+            )
         shown = "no reservation" if baseline is None else str(baseline)
         return Plan(
             after={"reservedConcurrency": baseline},

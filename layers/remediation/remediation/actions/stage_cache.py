@@ -79,7 +79,9 @@ class SetStageCache(Action[StageCache]):
         }
 
     def read(self, params: StageCache) -> dict[str, Any]:
-        stage = self.clients.apigateway.get_stage(restApiId=self.rest_api_id(), stageName=self.settings.target_api_stage)
+        stage = self.clients.apigateway.get_stage(
+            restApiId=self.rest_api_id(), stageName=self.settings.target_api_stage
+        )
         return self._state(stage)  # type: ignore[arg-type]
 
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,7 +118,12 @@ class SetStageCache(Action[StageCache]):
         return Plan(
             after={"cacheClusterEnabled": True, "cacheClusterSize": str(size)},
             summary=f"stage cache of {self.target()} {shown} → enabled {size} GB{why}",
-            parameters={"requestedSizeGb": str(requested), "sizeGb": str(size), "ceilingGb": str(ceiling), "notes": notes},
+            parameters={
+                "requestedSizeGb": str(requested),
+                "sizeGb": str(size),
+                "ceilingGb": str(ceiling),
+                "notes": notes,
+            },
             limit=limit,
         )
 

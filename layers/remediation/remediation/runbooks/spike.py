@@ -30,7 +30,8 @@ class SpikeRunbook(Runbook):
         run.execute(
             SetReservedConcurrency,
             ReservedConcurrency(
-                value=settings.critical_reserved_concurrency_target if run.critical
+                value=settings.critical_reserved_concurrency_target
+                if run.critical
                 else settings.reserved_concurrency_target
             ),
         )

@@ -1,0 +1,207 @@
+"""template.yaml: valid, least-privilege, and routing each alarm to the handler that owns it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from remediation.runbooks.base import Runbook
+from support.app import EVENTS, load_event
+from support.template import (
+    HANDLERS,
+    ROOT,
+    TEMPLATE,
+    audit_schema_in_template,
+    function_for_handler,
+    granted,
+    handler_module,
+    resources,
+    statements_of,
+    template,
+)
+
+SAM_VENV = ROOT / ".venv-sam" / "bin"
+WRITE_VERBS = ("Put", "Update", "Delete", "Create", "Modify", "Set", "Add", "Remove", "PATCH", "POST", "DELETE")
+
+
+def _tool(name: str) -> str:
+    path = SAM_VENV / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make test`, which installs aws-sam-cli in .venv-sam")
+    return str(path)
+
+
+@pytest.mark.tooling
+def test_sam_validate_lint_passes() -> None:
+    result = subprocess.run(
+        [_tool("sam"), "validate", "--lint", "--region", "us-east-1", "--template-file", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.tooling
+def test_cfn_lint_passes() -> None:
+    result = subprocess.run([_tool("cfn-lint"), str(TEMPLATE)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_every_action_permission_is_granted_to_the_function_that_uses_it(handler: str) -> None:
+    runbook: Runbook = handler_module(handler).RUNBOOK
+    _, function = function_for_handler(handler)
+    statements = [s for s in statements_of(function) if s["Effect"] == "Allow"]
+
+    missing = sorted(p for p in runbook.required_permissions() if not any(granted(s, p) for s in statements))
+
+    assert missing == [], f"{handler} needs {missing}: add them to its policies in template.yaml"
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_no_write_action_is_granted_on_every_resource(handler: str) -> None:
+    _, function = function_for_handler(handler)
+    for statement in statements_of(function):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        writes = [a for a in actions if a.split(":", 1)[1].startswith(WRITE_VERBS)]
+        assert not (writes and statement["Resource"] == "*"), f"{handler}: {writes} on every resource"
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_every_function_has_a_dlq_a_log_group_and_the_shared_layer(handler: str) -> None:
+    _, function = function_for_handler(handler)
+    properties = function["Properties"]
+    on_failure = properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    assert resources()[on_failure["Destination"]["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
+    log_group = resources()[properties["LoggingConfig"]["LogGroup"]["Ref"]]
+    assert log_group["Properties"]["RetentionInDays"]
+    assert properties["Handler"] == "app.lambda_handler"
+    assert template()["Globals"]["Function"]["Layers"] == [{"Ref": "RemediationLayer"}]
+
+
+def test_layer_is_built_by_sam_from_the_package_folder() -> None:
+    layer = resources("AWS::Serverless::LayerVersion")["RemediationLayer"]
+    assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/remediation"
+    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert not (ROOT / "layers" / "remediation" / "python").exists()
+
+
+def test_state_table_follows_the_powertools_idempotency_defaults() -> None:
+    table = resources()["StateTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_registered_schema_is_the_repository_schema() -> None:
+    in_repo = json.loads((ROOT / "schemas" / "audit-event.schema.json").read_text())
+    assert audit_schema_in_template() == in_repo, "run `make schema` to copy the schema into template.yaml"
+
+
+def test_alarm_thresholds_are_parameters_with_the_runbook_defaults() -> None:
+    parameters = template()["Parameters"]
+    expected = {
+        "LatencyWarningMs": 500,
+        "LatencyCriticalMs": 1000,
+        "ConcurrencyWarning": 500,
+        "ConcurrencyCritical": 800,
+    }
+    assert {name: parameters[name]["Default"] for name in expected} == expected
+    alarms = resources("AWS::CloudWatch::Alarm")
+    thresholds = {a["Properties"]["Threshold"]["Ref"] for a in alarms.values() if "Ref" in a["Properties"]["Threshold"]}
+    assert set(expected) <= thresholds
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def _subscriptions() -> dict[str, dict[str, Any]]:
+    found = {}
+    for handler in HANDLERS:
+        _, function = function_for_handler(handler)
+        for event in function["Properties"]["Events"].values():
+            if event["Type"] == "SNS":
+                assert event["Properties"]["FilterPolicyScope"] == "MessageBody"
+                found[handler] = event["Properties"]["FilterPolicy"]
+    return found
+
+
+ROUTES = {
+    "latency-warning": {"spike_handler"},
+    "latency-critical": {"spike_handler"},
+    "concurrency-warning": {"spike_handler"},
+    "latency-warning-legacy-format": {"spike_handler"},
+    "composite": set(),
+    "latency-recovered": {"scale_down_handler"},
+}
+
+
+def _branches(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """A policy with a top-level `$or` matches when any of its branches does (SNS semantics).
+
+    moto evaluates `$or` in message bodies wrongly, so each branch is subscribed on its own.
+    """
+    rest = {key: value for key, value in policy.items() if key != "$or"}
+    return [{**rest, **branch} for branch in policy.get("$or", [{}])]
+
+
+def test_filter_policies_route_each_alarm_to_its_handler() -> None:
+    """Publish the events/ messages to a topic with the template's filter policies (moto's SNS)."""
+    with mock_aws():
+        sns = boto3.client("sns", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        topic = sns.create_topic(Name="alarms")["TopicArn"]
+        queues: list[tuple[str, str]] = []
+        for handler, policy in _subscriptions().items():
+            for n, branch in enumerate(_branches(policy)):
+                url = sqs.create_queue(QueueName=f"{handler}-{n}")["QueueUrl"]
+                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                sns.subscribe(
+                    TopicArn=topic,
+                    Protocol="sqs",
+                    Endpoint=arn,
+                    Attributes={
+                        "FilterPolicyScope": "MessageBody",
+                        "FilterPolicy": json.dumps(branch),
+                        "RawMessageDelivery": "true",
+                    },
+                )
+                queues.append((handler, url))
+        for name, expected in ROUTES.items():
+            sns.publish(TopicArn=topic, Message=load_event(name)["Records"][0]["Sns"]["Message"])
+            received = set()
+            for handler, url in queues:
+                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    received.add(handler)
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            assert received == expected, f"{name} went to {received}, expected {expected}"
+
+
+def test_metric_math_alarms_are_routed_by_their_metrics() -> None:
+    # moto does not match keys inside arrays of objects (SNS does, as EventBridge's ruler does),
+    # so this route is checked on the policy itself.
+    for handler in ("spike_handler", "scale_down_handler"):
+        branches = _branches(_subscriptions()[handler])
+        math = [
+            b["Trigger"]["Metrics"]["MetricStat"]["Metric"]["MetricName"]
+            for b in branches
+            if "Metrics" in b.get("Trigger", {})
+        ]
+        assert math == [["Latency", "ConcurrentExecutions"]]
+
+
+def test_every_event_file_is_an_sns_event_for_sam_local_invoke() -> None:
+    for path in sorted(Path(EVENTS).glob("*.json")):
+        event = json.loads(path.read_text())
+        record = event["Records"][0]
+        assert record["EventSource"] == "aws:sns", path.name
+        assert {"TopicArn", "Message", "MessageId", "Type"} <= set(record["Sns"]), path.name
