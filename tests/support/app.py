@@ -29,24 +29,53 @@ API_DIMENSIONS = [{"Name": "ApiName", "Value": "printapp-api"}, {"Name": "Stage"
 #: The template's alarms, as the events/ files name them.
 ALARMS: dict[str, dict[str, Any]] = {
     f"{STACK}-api-latency-warning": {
-        "Namespace": "AWS/ApiGateway", "MetricName": "Latency", "Dimensions": API_DIMENSIONS,
-        "Statistic": "Average", "Threshold": 500.0,
+        "Namespace": "AWS/ApiGateway",
+        "MetricName": "Latency",
+        "Dimensions": API_DIMENSIONS,
+        "Statistic": "Average",
+        "Threshold": 500.0,
     },
     f"{STACK}-api-latency-critical": {
-        "Namespace": "AWS/ApiGateway", "MetricName": "Latency", "Dimensions": API_DIMENSIONS,
-        "Statistic": "Average", "Threshold": 1000.0,
+        "Namespace": "AWS/ApiGateway",
+        "MetricName": "Latency",
+        "Dimensions": API_DIMENSIONS,
+        "Statistic": "Average",
+        "Threshold": 1000.0,
     },
     f"{STACK}-lambda-concurrency-warning": {
-        "Namespace": "AWS/Lambda", "MetricName": "ConcurrentExecutions",
-        "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}], "Statistic": "Maximum", "Threshold": 500.0,
+        "Namespace": "AWS/Lambda",
+        "MetricName": "ConcurrentExecutions",
+        "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}],
+        "Statistic": "Maximum",
+        "Threshold": 500.0,
     },
     f"{STACK}-lambda-concurrency-critical": {
-        "Namespace": "AWS/Lambda", "MetricName": "ConcurrentExecutions",
-        "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}], "Statistic": "Maximum", "Threshold": 800.0,
+        "Namespace": "AWS/Lambda",
+        "MetricName": "ConcurrentExecutions",
+        "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}],
+        "Statistic": "Maximum",
+        "Threshold": 800.0,
+    },
+    f"{STACK}-db-cpu-warning": {
+        "Namespace": "AWS/RDS",
+        "MetricName": "CPUUtilization",
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "printapp-db"}],
+        "Statistic": "Average",
+        "Threshold": 60.0,
+    },
+    f"{STACK}-db-cpu-critical": {
+        "Namespace": "AWS/RDS",
+        "MetricName": "CPUUtilization",
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "printapp-db"}],
+        "Statistic": "Average",
+        "Threshold": 80.0,
     },
     f"{STACK}-api-latency-p90": {
-        "Namespace": "AWS/ApiGateway", "MetricName": "Latency", "Dimensions": API_DIMENSIONS,
-        "ExtendedStatistic": "p90", "Threshold": 500.0,
+        "Namespace": "AWS/ApiGateway",
+        "MetricName": "Latency",
+        "Dimensions": API_DIMENSIONS,
+        "ExtendedStatistic": "p90",
+        "Threshold": 500.0,
     },
 }
 
@@ -89,11 +118,21 @@ class App:
         self.events = boto3.client("events", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.ssm = boto3.client("ssm", region_name=REGION)
+        self.rds = boto3.client("rds", region_name=REGION)
         self.table = f"{STACK}-state"
         self.bus = f"{STACK}-audit"
         self.function_name = "printapp-api"
         self._create_function()
         self.rest_api_id = self._create_api()
+        self.db_instance_id = "printapp-db"
+        self.rds.create_db_instance(
+            DBInstanceIdentifier=self.db_instance_id,
+            DBInstanceClass="db.r5.large",
+            Engine="postgres",
+            AllocatedStorage=100,
+            MasterUsername="printapp",
+            MasterUserPassword="not-a-real-password",
+        )
         self._create_table()
         self.audit_queue_url = self._create_audit_capture()
         for name in ALARMS:
@@ -112,7 +151,10 @@ class App:
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
         self.lambda_.create_function(
-            FunctionName=self.function_name, Runtime="python3.12", Role=role, Handler="app.handler",
+            FunctionName=self.function_name,
+            Runtime="python3.12",
+            Role=role,
+            Handler="app.handler",
             Code={"ZipFile": code.getvalue()},
         )
         self.lambda_.put_function_concurrency(FunctionName=self.function_name, ReservedConcurrentExecutions=100)
@@ -146,14 +188,21 @@ class App:
         self.events.put_rule(
             Name="audit-capture", EventBusName=self.bus, EventPattern=json.dumps({"source": ["printapp.remediation"]})
         )
-        self.events.put_targets(Rule="audit-capture", EventBusName=self.bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+        self.events.put_targets(
+            Rule="audit-capture", EventBusName=self.bus, Targets=[{"Id": "queue", "Arn": queue_arn}]
+        )
         return queue_url
 
     def put_alarm(self, name: str, state: str = "ALARM") -> None:
         spec = dict(ALARMS[name])
         self.cloudwatch.put_metric_alarm(
-            AlarmName=name, Period=60, EvaluationPeriods=3, ComparisonOperator="GreaterThanThreshold",
-            AlarmActions=[TOPIC_ARN], OKActions=[TOPIC_ARN], **spec,
+            AlarmName=name,
+            Period=60,
+            EvaluationPeriods=3,
+            ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[TOPIC_ARN],
+            OKActions=[TOPIC_ARN],
+            **spec,
         )
         self.set_alarm(name, state)
 
@@ -194,11 +243,20 @@ class App:
 
     def set_stage_cache(self, enabled: bool, size: str = "0.5") -> None:
         self.apigateway.update_stage(
-            restApiId=self.rest_api_id, stageName="prod",
+            restApiId=self.rest_api_id,
+            stageName="prod",
             patchOperations=[
                 {"op": "replace", "path": "/cacheClusterEnabled", "value": str(enabled).lower()},
                 {"op": "replace", "path": "/cacheClusterSize", "value": size},
             ],
+        )
+
+    def db_instance(self) -> dict[str, Any]:
+        return self.rds.describe_db_instances(DBInstanceIdentifier=self.db_instance_id)["DBInstances"][0]  # type: ignore[return-value]
+
+    def set_db_instance_class(self, instance_class: str) -> None:
+        self.rds.modify_db_instance(
+            DBInstanceIdentifier=self.db_instance_id, DBInstanceClass=instance_class, ApplyImmediately=True
         )
 
     def audit_events(self) -> list[dict[str, Any]]:

@@ -142,6 +142,9 @@ ROUTES = {
     "latency-warning-legacy-format": {"spike_handler"},
     "composite": set(),
     "latency-recovered": {"scale_down_handler"},
+    "db-cpu-warning": {"db_cpu_handler"},
+    "db-cpu-critical": {"db_cpu_handler"},
+    "db-cpu-recovered": {"db_cpu_handler"},
 }
 
 

@@ -1,0 +1,95 @@
+"""One step up the database's instance class ladder (runbook: DB CPU critical).
+
+A class change restarts the instance: a short outage. So it respects the approval mode (the
+runner asks for approval instead of acting in `manual`), runs only when the instance is
+`available`, climbs one step of a fixed, known ladder per family, and never guesses: an
+unknown family is a Skipped decision, the top of the ladder an Escalation Required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from remediation.actions.base import Action, ActionParameters, Plan
+from remediation.actions.db_instance import DESCRIBE, describe_instance, instance_state, require_available
+from remediation.errors import CeilingReached, EscalationRequired, NotApplicable
+
+_SIZES_TO_24XL = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
+_SIZES_TO_16XL = _SIZES_TO_24XL[:-1]
+
+#: The ladders this runbook knows. Families not listed are never changed automatically.
+LADDERS: dict[str, tuple[str, ...]] = {
+    "db.r5": _SIZES_TO_24XL,
+    "db.m5": _SIZES_TO_24XL,
+    "db.r6g": _SIZES_TO_16XL,
+    "db.r7g": _SIZES_TO_16XL,
+    "db.m6g": _SIZES_TO_16XL,
+    "db.m7g": _SIZES_TO_16XL,
+}
+
+
+class UnknownInstanceFamily(NotApplicable):
+    limit = "unknown-instance-family"
+
+
+class TopOfLadder(EscalationRequired):
+    limit = "top-of-ladder"
+
+
+def ladder_position(instance_class: str) -> tuple[str, tuple[str, ...], int]:
+    family, _, size = instance_class.rpartition(".")
+    sizes = LADDERS.get(family)
+    if sizes is None or size not in sizes:
+        known = ", ".join(sorted(LADDERS))
+        raise UnknownInstanceFamily(f"{instance_class} is not on a known ladder ({known}): no automatic class change")
+    return family, sizes, sizes.index(size)
+
+
+class InstanceClassStep(ActionParameters):
+    apply_immediately: bool = True
+
+
+class StepUpInstanceClass(Action[InstanceClassStep]):
+    name = "step-up-instance-class"
+    permissions = (DESCRIBE, "rds:ModifyDBInstance")
+    parameters = InstanceClassStep
+    causes_outage = True
+
+    def target(self) -> str:
+        return self.settings.target_db_instance_id
+
+    def cooldown_seconds(self) -> int:
+        return self.settings.db_cooldown_seconds
+
+    def read(self, params: InstanceClassStep) -> dict[str, Any]:
+        return instance_state(describe_instance(self.clients.rds, self.target()))
+
+    def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
+        return {"instanceClass": before["instanceClass"]}
+
+    def plan(self, before: Mapping[str, Any], params: InstanceClassStep) -> Plan:
+        current: str = before["instanceClass"]
+        family, sizes, index = ladder_position(current)
+        if index + 1 >= len(sizes):
+            raise TopOfLadder(f"{self.target()} is {current}, the top of the {family} ladder: a human must decide")
+        ceiling = self.settings.db_instance_class_ceiling
+        if ceiling:
+            ceiling_family, _, ceiling_index = ladder_position(ceiling)
+            if ceiling_family == family and index >= ceiling_index:
+                raise CeilingReached(f"{self.target()} is {current}, at the configured ceiling {ceiling}")
+        require_available(dict(before), self.target())
+        following = f"{family}.{sizes[index + 1]}"
+        return Plan(
+            after={"instanceClass": following},
+            summary=f"instance class of {self.target()} {current} → {following} (a short outage)",
+            parameters={"from": current, "to": following, "applyImmediately": params.apply_immediately},
+        )
+
+    def apply(self, plan: Plan, params: InstanceClassStep) -> dict[str, Any]:
+        response = self.clients.rds.modify_db_instance(
+            DBInstanceIdentifier=self.target(),
+            DBInstanceClass=plan.after["instanceClass"],
+            ApplyImmediately=params.apply_immediately,
+        )
+        return instance_state(dict(response["DBInstance"]))
