@@ -10,6 +10,7 @@ import copy
 import io
 import json
 import zipfile
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,33 @@ EVENTS = ROOT / "events"
 STACK = "printapp-remediation"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK}-alarms"
 API_DIMENSIONS = [{"Name": "ApiName", "Value": "printapp-api"}, {"Name": "Stage", "Value": "prod"}]
+
+ERROR_RATE_QUERIES = [
+    {
+        "Id": "error_rate",
+        "Expression": "100 * errors / requests",
+        "Label": "API 5XX error rate (%)",
+        "ReturnData": True,
+    },
+    {
+        "Id": "errors",
+        "ReturnData": False,
+        "MetricStat": {
+            "Metric": {"Namespace": "AWS/ApiGateway", "MetricName": "5XXError", "Dimensions": API_DIMENSIONS},
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    },
+    {
+        "Id": "requests",
+        "ReturnData": False,
+        "MetricStat": {
+            "Metric": {"Namespace": "AWS/ApiGateway", "MetricName": "Count", "Dimensions": API_DIMENSIONS},
+            "Period": 60,
+            "Stat": "Sum",
+        },
+    },
+]
 
 #: The template's alarms, as the events/ files name them.
 ALARMS: dict[str, dict[str, Any]] = {
@@ -70,6 +98,8 @@ ALARMS: dict[str, dict[str, Any]] = {
         "Statistic": "Average",
         "Threshold": 80.0,
     },
+    f"{STACK}-api-error-rate-warning": {"Metrics": ERROR_RATE_QUERIES, "Threshold": 1.0},
+    f"{STACK}-api-error-rate-critical": {"Metrics": ERROR_RATE_QUERIES, "Threshold": 5.0},
     f"{STACK}-api-latency-p90": {
         "Namespace": "AWS/ApiGateway",
         "MetricName": "Latency",
@@ -248,6 +278,23 @@ class App:
             patchOperations=[
                 {"op": "replace", "path": "/cacheClusterEnabled", "value": str(enabled).lower()},
                 {"op": "replace", "path": "/cacheClusterSize", "value": size},
+            ],
+        )
+
+    def put_metric(
+        self, namespace: str, metric: str, dimensions: dict[str, str], values: list[float], end: datetime
+    ) -> None:
+        """Datapoints one minute apart, the last one a minute before `end` (the alarm's state change)."""
+        self.cloudwatch.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Value": value,
+                    "Timestamp": end - timedelta(minutes=len(values) - n),
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+                }
+                for n, value in enumerate(values)
             ],
         )
 

@@ -98,6 +98,13 @@ class Settings(BaseModel):
     db_max_allocated_storage_gb: int = Field(1000, alias="DB_MAX_ALLOCATED_STORAGE_GB", ge=20, le=65536)
     db_instance_class_ceiling: str = Field("", alias="DB_INSTANCE_CLASS_CEILING")
 
+    # Error-rate triage: what counts as a cause, over the alarm's window.
+    triage_throttles_min: float = Field(10, alias="TRIAGE_THROTTLES_MIN", ge=0)
+    triage_function_errors_min: float = Field(5, alias="TRIAGE_FUNCTION_ERRORS_MIN", ge=0)
+    triage_db_cpu_percent: float = Field(80, alias="TRIAGE_DB_CPU_PERCENT", gt=0, le=100)
+    #: 0 = connections alone never decide (their healthy level depends on the instance class).
+    triage_db_connections_max: float = Field(0, alias="TRIAGE_DB_CONNECTIONS_MAX", ge=0)
+
     # Warning/critical boundaries of the runbook's table, used to tell the level of an alarm.
     latency_critical_ms: float = Field(1000, alias="LATENCY_CRITICAL_MS", gt=0)
     concurrency_critical: float = Field(800, alias="CONCURRENCY_CRITICAL", gt=0)

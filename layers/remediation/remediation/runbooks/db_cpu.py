@@ -27,6 +27,18 @@ from remediation.runner import Run
 from remediation.signals import Signal
 
 
+def relieve_database(run: Run, *, critical: bool) -> None:
+    """The database half of the runbook, also used by error-rate triage on database saturation."""
+    if critical:
+        run.execute(StepUpInstanceClass, InstanceClassStep(apply_immediately=True))
+        return
+    run.execute(
+        EnableStorageAutoscaling,
+        StorageAutoscaling(max_allocated_storage_gb=run.settings.db_max_allocated_storage_gb),
+    )
+    run.execute(AddReadReplica, ReadReplica(max_replicas=run.settings.db_max_read_replicas))
+
+
 class DbCpuRunbook(Runbook):
     name = "db_cpu_handler"
     signals = frozenset({Signal.DB_CPU})
@@ -38,15 +50,7 @@ class DbCpuRunbook(Runbook):
             return
         self.require_state(run, "ALARM")
         guardrails.verify_alarm_state(run.clients.cloudwatch, run.alarm, "ALARM")
-        settings = run.settings
-        if run.critical:
-            run.execute(StepUpInstanceClass, InstanceClassStep(apply_immediately=True))
-            return
-        run.execute(
-            EnableStorageAutoscaling,
-            StorageAutoscaling(max_allocated_storage_gb=settings.db_max_allocated_storage_gb),
-        )
-        run.execute(AddReadReplica, ReadReplica(max_replicas=settings.db_max_read_replicas))
+        relieve_database(run, critical=run.critical)
 
     @staticmethod
     def _recovered(run: Run) -> None:
