@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
+MINISTACK_VENV := .venv-ministack
 # sam build for the python3.12 runtime needs python3.12 on PATH (pyenv on this image has it).
 PY312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1)
 
-.PHONY: test lint typecheck unit schema clean
+.PHONY: demo test lint typecheck unit schema invoke clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +23,21 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 
+# The local AWS (ministack) runs the functions with its own interpreter: python3.12, like their
+# runtime, so the layer's compiled wheels (pydantic-core) load. It pins botocore; boto3 to match.
+$(MINISTACK_VENV)/.installed:
+	@test -n "$(PY312)" || { echo "python3.12 is needed for the local AWS (pyenv install 3.12)"; exit 1; }
+	$(PY312) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --upgrade pip
+	$(MINISTACK_VENV)/bin/pip install --quiet ministack==1.5.33 boto3==1.43.106 botocore==1.43.106 aws-sam-translator==1.115.0
+	touch $@
+
+## make demo: deploy the real template to a local AWS and play the runbook end to end
+demo: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed
+	$(VENV)/bin/python tools/demo.py
+
 ## make test: lint, type-check and the whole suite (unit, template, end-to-end)
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed lint typecheck
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed
@@ -41,5 +55,9 @@ unit: $(VENV)/.installed
 schema: $(VENV)/.installed
 	$(VENV)/bin/python tools/embed_schema.py
 
+## make invoke: run one function of template.yaml on an event, in-process, no Docker (FUNCTION=... EVENT=... [ARGS=...])
+invoke: $(VENV)/.installed
+	$(VENV)/bin/python tools/invoke.py $(FUNCTION) $(EVENT) $(ARGS)
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(MINISTACK_VENV) .aws-sam .local out .pytest_cache .mypy_cache .ruff_cache

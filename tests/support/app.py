@@ -7,9 +7,7 @@ would read it from the console, not taken from the handler's own report.
 from __future__ import annotations
 
 import copy
-import io
 import json
-import zipfile
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +17,7 @@ import boto3
 
 from remediation.clients import Clients
 from remediation.settings import Settings
+from standins import create_standins
 from support.fakes import ACCOUNT_ID, REGION, AccountSettingsLambda
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,18 +150,10 @@ class App:
         self.rds = boto3.client("rds", region_name=REGION)
         self.table = f"{STACK}-state"
         self.bus = f"{STACK}-audit"
-        self.function_name = "printapp-api"
-        self._create_function()
-        self.rest_api_id = self._create_api()
-        self.db_instance_id = "printapp-db"
-        self.rds.create_db_instance(
-            DBInstanceIdentifier=self.db_instance_id,
-            DBInstanceClass="db.r5.large",
-            Engine="postgres",
-            AllocatedStorage=100,
-            MasterUsername="printapp",
-            MasterUserPassword="not-a-real-password",
-        )
+        standins = create_standins(lambda service: boto3.client(service, region_name=REGION))
+        self.function_name = standins.function_name
+        self.rest_api_id = standins.rest_api_id
+        self.db_instance_id = standins.db_instance_id
         self._create_table()
         self.audit_queue_url = self._create_audit_capture()
         for name in ALARMS:
@@ -173,29 +164,6 @@ class App:
         self.handler_clients = Clients(overrides={"lambda": self.account})
 
     # --- setup -----------------------------------------------------------------------------
-
-    def _create_function(self) -> None:
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="printapp-api-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
-        self.lambda_.create_function(
-            FunctionName=self.function_name,
-            Runtime="python3.12",
-            Role=role,
-            Handler="app.handler",
-            Code={"ZipFile": code.getvalue()},
-        )
-        self.lambda_.put_function_concurrency(FunctionName=self.function_name, ReservedConcurrentExecutions=100)
-
-    def _create_api(self) -> str:
-        api_id: str = self.apigateway.create_rest_api(name="printapp-api")["id"]
-        root = self.apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
-        self.apigateway.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
-        self.apigateway.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
-        self.apigateway.create_deployment(restApiId=api_id, stageName="prod")
-        return api_id
 
     def _create_table(self) -> None:
         self.dynamodb.create_table(

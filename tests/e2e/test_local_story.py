@@ -1,0 +1,117 @@
+"""End to end: the real template deployed to the local AWS, the story played through SNS.
+
+Every assertion reads the emulator (the app's state via its APIs, the decisions via the audit
+bus), not the handlers' own return values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft4Validator
+
+import demo
+from local_aws import LocalAws
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def story() -> Iterator[dict[str, demo.StepResult]]:
+    with LocalAws() as aws:
+        results = demo.run(aws)
+        yield {result.key: result for result in results}
+
+
+def outcomes(step: demo.StepResult) -> list[tuple[str, str | None]]:
+    return sorted(((e["detail"]["action"] or {}).get("name", ""), e["detail"]["outcome"]) for e in step.events)
+
+
+def test_a_spike_raises_concurrency_and_enables_the_cache(story: dict[str, demo.StepResult]) -> None:
+    spike = story["spike"]
+    assert outcomes(spike) == [("set-reserved-concurrency", "applied"), ("set-stage-cache", "applied")]
+    assert spike.state["reservedConcurrency"] == 200
+    assert (spike.state["cacheEnabled"], spike.state["cacheSizeGb"]) == (True, "1.6")
+    assert {e["detail"]["handler"] for e in spike.events} == {"spike_handler"}
+
+
+def test_the_same_notification_again_acts_once(story: dict[str, demo.StepResult]) -> None:
+    assert story["duplicate"].events == []
+    assert story["duplicate"].state == story["spike"].state
+
+
+def test_scale_down_waits_for_hysteresis_then_restores_the_baseline(story: dict[str, demo.StepResult]) -> None:
+    too_soon = story["recovery-too-soon"]
+    assert [e["detail"]["limit"] for e in too_soon.events] == ["hysteresis"]
+    assert too_soon.state["reservedConcurrency"] == 200
+    recovery = story["recovery"]
+    assert outcomes(recovery) == [("set-reserved-concurrency", "applied"), ("set-stage-cache", "applied")]
+    assert (recovery.state["reservedConcurrency"], recovery.state["cacheEnabled"]) == (100, False)
+
+
+def test_database_cpu_takes_the_no_outage_steps_then_one_class_step(story: dict[str, demo.StepResult]) -> None:
+    warning = story["db-warning"]
+    assert outcomes(warning) == [("add-read-replica", "applied"), ("enable-storage-autoscaling", "applied")]
+    assert warning.state["maxAllocatedStorageGb"] == 1000
+    assert warning.state["readReplicas"] == ["printapp-db-replica-1"]
+    assert warning.state["instanceClass"] == "db.r5.large"
+    critical = story["db-critical"]
+    assert outcomes(critical) == [("step-up-instance-class", "applied")]
+    assert critical.state["instanceClass"] == "db.r5.xlarge"
+
+
+def test_error_rate_triage_routes_throttling_and_escalates_the_rest(story: dict[str, demo.StepResult]) -> None:
+    throttling = story["error-rate-throttling"]
+    assert outcomes(throttling) == [("set-reserved-concurrency", "applied")]
+    assert throttling.events[0]["detail"]["evidence"]["triage"]["cause"] == "throttling"
+    assert throttling.state["reservedConcurrency"] == 200
+    unknown = story["error-rate-unknown"]
+    assert [e["detail-type"] for e in unknown.events] == ["Escalation Required"]
+    assert unknown.state == throttling.state
+    advisory = story["s3-advisory"]
+    assert [e["detail-type"] for e in advisory.events] == ["Escalation Required"]
+    assert "printapp-media" in advisory.events[0]["detail"]["reason"]
+
+
+def test_an_untrusted_sender_is_rejected(story: dict[str, demo.StepResult]) -> None:
+    untrusted = story["untrusted"]
+    assert [(e["detail-type"], e["detail"]["limit"]) for e in untrusted.events] == [
+        ("Alarm Rejected", "trust-boundary")
+    ]
+    assert untrusted.state == story["s3-advisory"].state
+
+
+def test_dry_run_plans_and_changes_nothing(story: dict[str, demo.StepResult]) -> None:
+    dry_run = story["dry-run"]
+    assert {e["detail-type"] for e in dry_run.events} == {"Remediation Planned"}
+    assert all(e["detail"]["dryRun"] for e in dry_run.events)
+    assert (dry_run.state["reservedConcurrency"], dry_run.state["cacheEnabled"]) == (100, False)
+
+
+def test_every_event_of_the_story_is_a_valid_audit_event(story: dict[str, demo.StepResult]) -> None:
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "audit-event.schema.json").read_text())
+    validator = Draft4Validator(schema)
+    for step in story.values():
+        for event in step.events:
+            assert not list(validator.iter_errors(event)), (step.key, event)
+
+
+def test_the_story_writes_its_json_lines_and_png(story: dict[str, demo.StepResult], tmp_path: Path) -> None:
+    files = demo.write_outputs(list(story.values()), tmp_path)
+
+    lines = files["events"].read_text().splitlines()
+    assert len(lines) == sum(len(step.events) for step in story.values())
+    assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_local_aws_leaves_no_process_behind() -> None:
+    aws = LocalAws().start()
+    pid = aws._process.pid if aws._process else 0
+    aws.stop()
+
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)

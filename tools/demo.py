@@ -1,0 +1,364 @@
+"""`make demo`: deploy the real template to a local AWS and play the runbook end to end.
+
+Starts ministack on 127.0.0.1, builds and deploys template.yaml with `sam` (short cooldowns so
+the story plays in about a minute), creates stand-ins for the app, then plays the story:
+a traffic spike, the same notification again, recovery too soon and later, DB CPU warning and
+critical, error-rate alarms with and without a cause, an S3 advisory, an untrusted sender and
+the spike in dry-run. Every decision comes from the deployed functions through SNS and the
+audit bus; every before/after shown is read back from the emulator.
+
+What is emulated and what is not is in the README ("The local story").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from local_aws import ACCOUNT_ID, REGION, ROOT, LocalAws, audit_capture, drain
+from standins import EVERYDAY_RESERVED_CONCURRENCY, StandIns, create_standins, read_back
+from timeline import Console, render_png
+
+STACK = "printapp-remediation"
+OUTPUT_DIR = ROOT / "out" / "demo"
+#: Short timings so the story plays in about a minute (the defaults are minutes to an hour).
+LOCAL_PARAMETERS = {
+    "LocalEmulator": "true",
+    "CooldownSeconds": 10,
+    "ScaleDownHysteresisSeconds": 20,
+    "DbCooldownSeconds": 30,
+}
+#: How long a quiet step waits to be sure nothing (else) happens.
+QUIET_SECONDS = 6
+
+
+@dataclass
+class StepResult:
+    key: str
+    title: str
+    started: datetime
+    finished: datetime
+    events: list[dict[str, Any]]
+    state: dict[str, Any]
+    #: The story's scripted signal values at this step (for the PNG), e.g. {"latency": 812}.
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+def _alarm_time(moment: datetime) -> str:
+    """CloudWatch's StateChangeTime format."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+class Story:
+    """The steps, each waiting for its decisions on the audit bus and reading the app back."""
+
+    def __init__(
+        self,
+        aws: LocalAws,
+        outputs: dict[str, str],
+        standins: StandIns,
+        *,
+        audit_queue: str,
+        alarm_queue: str,
+        on_event: Callable[[dict[str, Any]], None] = lambda _: None,
+        on_step: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.aws = aws
+        self.outputs = outputs
+        self.standins = standins
+        self.audit_queue = audit_queue
+        self.alarm_queue = alarm_queue
+        self.on_event = on_event
+        self.on_step = on_step
+        self.results: list[StepResult] = []
+        self.cloudwatch = aws.client("cloudwatch")
+        self.sns = aws.client("sns")
+        self.lambda_ = aws.client("lambda")
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _collect(self, expected: int, timeout: float = 45) -> list[dict[str, Any]]:
+        """Audit events until `expected` arrived (or, for expected=0, a quiet period passed)."""
+        deadline = time.monotonic() + (QUIET_SECONDS if expected == 0 else timeout)
+        events: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and (expected == 0 or len(events) < expected):
+            for event in drain(self.aws, self.audit_queue):
+                events.append(event)
+                self.on_event(event)
+            time.sleep(0.5)
+        return events
+
+    def _step(
+        self, key: str, title: str, expected: int, act: Callable[[], None], signals: dict[str, float] | None = None
+    ) -> StepResult:
+        self.on_step(title)
+        started = datetime.now(UTC)
+        act()
+        events = self._collect(expected)
+        state = read_back(self.aws.client, self.standins)
+        result = StepResult(key, title, started, datetime.now(UTC), events, state, signals or {})
+        self.results.append(result)
+        return result
+
+    def _set_alarm(self, name: str, state: str, reason: str) -> None:
+        self.cloudwatch.set_alarm_state(AlarmName=f"{STACK}-{name}", StateValue=state, StateReason=reason)
+
+    def _last_alarm_message(self) -> str:
+        """The alarm notification the topic just carried (a raw SQS subscription sees it too)."""
+        for _ in range(40):
+            messages = drain(self.aws, self.alarm_queue)
+            if messages:
+                return json.dumps(messages[-1])
+            time.sleep(0.25)
+        raise RuntimeError("no alarm notification seen on the topic")
+
+    def _deliver_metric_math(self, event_file: str, state_change: datetime) -> None:
+        """An AWS-shaped metric-math notification from events/, for this account and time.
+
+        The emulator has no metric-math alarms, and its SNS filter does not match keys inside
+        arrays of objects (`Trigger.Metrics`), so the notification is handed to the triager as
+        SNS would hand it: an asynchronous invoke with the SNS event, from the alarm topic.
+        """
+        event = json.loads((ROOT / "events" / event_file).read_text())
+        sns = event["Records"][0]["Sns"]
+        message = json.loads(sns["Message"])
+        message["AWSAccountId"] = ACCOUNT_ID
+        message["AlarmArn"] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{message['AlarmName']}"
+        message["StateChangeTime"] = _alarm_time(state_change)
+        sns.update(
+            Message=json.dumps(message),
+            TopicArn=self.outputs["AlarmTopicArn"],
+            MessageId=str(uuid.uuid4()),
+            Timestamp=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        )
+        self.lambda_.invoke(
+            FunctionName=self.outputs["ErrorRateTriagerFunctionName"],
+            InvocationType="Event",
+            Payload=json.dumps(event).encode(),
+        )
+
+    # --- the story ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Traffic for the evidence, and the alarms the emulator cannot make (metric math)."""
+        now = datetime.now(UTC)
+        api = [{"Name": "ApiName", "Value": "printapp-api"}, {"Name": "Stage", "Value": "prod"}]
+        self.cloudwatch.put_metric_data(
+            Namespace="AWS/ApiGateway",
+            MetricData=[
+                {
+                    "MetricName": "Count",
+                    "Dimensions": api,
+                    "Timestamp": now - timedelta(minutes=m),
+                    "Value": 900.0 + 40 * (60 - m),
+                }
+                for m in range(60, 0, -5)
+            ],
+        )
+        # The error-rate alarm is metric math on AWS; the emulator has none, so a single-metric
+        # stand-in with the template's name lets the triager verify it before acting.
+        for name, threshold in (("api-error-rate-critical", 5.0),):
+            self.cloudwatch.put_metric_alarm(
+                AlarmName=f"{STACK}-{name}",
+                Namespace="AWS/ApiGateway",
+                MetricName="5XXError",
+                Dimensions=api,
+                Statistic="Average",
+                Period=60,
+                EvaluationPeriods=3,
+                Threshold=threshold,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+            self._set_alarm(name, "ALARM", "error rate above 5 % (stand-in for the metric-math alarm)")
+
+    def play(self) -> list[StepResult]:
+        self.prepare()
+        self._step(
+            "spike",
+            "Traffic spike: API latency above 500 ms",
+            2,
+            lambda: self._set_alarm("api-latency-warning", "ALARM", "latency 812 ms > 500 ms"),
+            {"latency": 812},
+        )
+        message = self._last_alarm_message()
+        self._step(
+            "duplicate",
+            "The same notification delivered again",
+            0,
+            lambda: self.sns.publish(TopicArn=self.outputs["AlarmTopicArn"], Message=message),
+            {"latency": 790},
+        )
+        self._step(
+            "recovery-too-soon",
+            "Latency back to normal, too soon after the scale-up",
+            1,
+            lambda: self._set_alarm("api-latency-warning", "OK", "latency 230 ms < 500 ms"),
+            {"latency": 230},
+        )
+        # Past the hysteresis window, counted from the scale-up.
+        since_spike = (datetime.now(UTC) - self.results[0].finished).total_seconds()
+        time.sleep(max(0.0, LOCAL_PARAMETERS["ScaleDownHysteresisSeconds"] + 2 - since_spike))
+        self._step(
+            "recovery",
+            "Still normal after the hysteresis window",
+            2,
+            lambda: self._set_alarm("api-latency-critical", "OK", "latency 210 ms < 1000 ms"),
+            {"latency": 210},
+        )
+        self._step(
+            "db-warning",
+            "Database CPU above 60 %",
+            2,
+            lambda: self._set_alarm("db-cpu-warning", "ALARM", "CPU 71 % > 60 %"),
+            {"db_cpu": 71},
+        )
+        self._step(
+            "db-critical",
+            "Database CPU above 80 %",
+            1,
+            lambda: self._set_alarm("db-cpu-critical", "ALARM", "CPU 93 % > 80 %"),
+            {"db_cpu": 93},
+        )
+        self._throttled_error_rate()
+        self._step(
+            "error-rate-unknown",
+            "Error rate above 5 %, no component signal",
+            1,
+            lambda: self._deliver_metric_math("error-rate-unknown.json", datetime.now(UTC)),
+            {"error_rate": 6.1},
+        )
+        self._step(
+            "s3-advisory",
+            "Media bucket above 100 requests/s",
+            1,
+            lambda: self._deliver_metric_math("s3-request-rate.json", datetime.now(UTC)),
+        )
+        self._step("untrusted", "A notification from another account's topic", 1, self._untrusted)
+        self._dry_run_spike()
+        return self.results
+
+    def _throttled_error_rate(self) -> None:
+        # Throttles a quarter of an hour ago, in that alarm's window; nothing in the later one's.
+        changed = datetime.now(UTC) - timedelta(minutes=15)
+        self.aws.client("cloudwatch").put_metric_data(
+            Namespace="AWS/Lambda",
+            MetricData=[
+                {
+                    "MetricName": "Throttles",
+                    "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}],
+                    "Timestamp": changed - timedelta(minutes=m),
+                    "Value": 45.0,
+                }
+                for m in (1, 2, 3)
+            ],
+        )
+        self._step(
+            "error-rate-throttling",
+            "Error rate above 5 %, Lambda throttling",
+            1,
+            lambda: self._deliver_metric_math("error-rate-throttling.json", changed),
+            {"error_rate": 11.2},
+        )
+
+    def _untrusted(self) -> None:
+        event = json.loads((ROOT / "events" / "latency-warning.json").read_text())
+        event["Records"][0]["Sns"]["TopicArn"] = "arn:aws:sns:us-east-1:210987654321:not-ours"
+        self.lambda_.invoke(
+            FunctionName=self.outputs["SpikeHandlerFunctionName"],
+            InvocationType="Event",
+            Payload=json.dumps(event).encode(),
+        )
+
+    def _dry_run_spike(self) -> None:
+        function = self.outputs["SpikeHandlerFunctionName"]
+        variables = self.lambda_.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+        self.lambda_.update_function_configuration(
+            FunctionName=function, Environment={"Variables": {**variables, "DRY_RUN": "true"}}
+        )
+        # Back to the everyday value, and past the cooldown of the triage's raise.
+        self.lambda_.put_function_concurrency(
+            FunctionName=self.standins.function_name, ReservedConcurrentExecutions=EVERYDAY_RESERVED_CONCURRENCY
+        )
+        time.sleep(LOCAL_PARAMETERS["CooldownSeconds"] + 1)
+        self._step(
+            "dry-run",
+            "The same spike with DRY_RUN=true",
+            2,
+            lambda: self._set_alarm("api-latency-warning", "ALARM", "latency 805 ms > 500 ms"),
+            {"latency": 805},
+        )
+
+
+def deploy(aws: LocalAws, progress: Callable[[str], None]) -> tuple[dict[str, str], StandIns]:
+    progress("creating the app's stand-ins (function, REST API and stage, database)")
+    standins = create_standins(aws.client)
+    progress("sam build (the layer and four functions)")
+    aws.build()
+    progress("sam deploy of template.yaml to the local AWS")
+    outputs = aws.deploy(STACK, {**LOCAL_PARAMETERS, "TargetRestApiId": standins.rest_api_id})
+    return outputs, standins
+
+
+def subscribe_alarm_capture(aws: LocalAws, topic_arn: str) -> str:
+    """A raw SQS subscription on the alarm topic, to see (and re-deliver) what alarms send."""
+    sqs = aws.client("sqs")
+    url: str = sqs.create_queue(QueueName="alarm-capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return url
+
+
+def run(
+    aws: LocalAws,
+    *,
+    on_event: Callable[[dict[str, Any]], None] = lambda _: None,
+    on_step: Callable[[str], None] = lambda _: None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[StepResult]:
+    """The whole story against a started local AWS. Used by `make demo` and the end-to-end test."""
+    outputs, standins = deploy(aws, progress)
+    alarm_queue = subscribe_alarm_capture(aws, outputs["AlarmTopicArn"])
+    with audit_capture(aws, outputs["AuditBusName"]) as audit_queue:
+        story = Story(
+            aws, outputs, standins, audit_queue=audit_queue, alarm_queue=alarm_queue, on_event=on_event, on_step=on_step
+        )
+        return story.play()
+
+
+def write_outputs(results: list[StepResult], directory: Path) -> dict[str, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = directory / "audit-events.jsonl"
+    with lines.open("w") as out:
+        for result in results:
+            for event in result.events:
+                out.write(json.dumps({"step": result.key, **event}) + "\n")
+    png = render_png(results, directory / "timeline.png")
+    return {"events": lines, "png": png}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=OUTPUT_DIR, help="where the PNG and JSON lines go")
+    args = parser.parse_args(argv)
+    console = Console()
+    with LocalAws() as aws:
+        console.started(aws)
+        with console.live() as live:
+            results = run(aws, on_event=live.add_event, on_step=live.add_step, progress=live.progress)
+        files = write_outputs(results, args.output)
+    console.summary(results, files)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Stand-ins for the print-on-demand app: what the runbook acts on, in moto or the local emulator.
+
+The app itself (API function, REST API and its `prod` stage, PostgreSQL instance) is not part
+of this project; tests and the demo create look-alikes with the runbook's everyday values:
+reserved concurrency 100, stage cache off, db.r5.large.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+FUNCTION_NAME = "printapp-api"
+API_NAME = "printapp-api"
+STAGE = "prod"
+DB_INSTANCE_ID = "printapp-db"
+EVERYDAY_RESERVED_CONCURRENCY = 100
+EVERYDAY_INSTANCE_CLASS = "db.r5.large"
+
+
+@dataclass(frozen=True)
+class StandIns:
+    function_name: str
+    rest_api_id: str
+    stage: str
+    db_instance_id: str
+
+
+def create_standins(client: Callable[[str], Any]) -> StandIns:
+    """Create the app's stand-ins with `client(service)` (boto3 clients for moto or an emulator)."""
+    iam, lambda_, apigateway, rds = client("iam"), client("lambda"), client("apigateway"), client("rds")
+    role = iam.create_role(
+        RoleName=f"{FUNCTION_NAME}-role",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return {'statusCode': 200}\n")
+    lambda_.create_function(
+        FunctionName=FUNCTION_NAME,
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+    )
+    lambda_.put_function_concurrency(
+        FunctionName=FUNCTION_NAME, ReservedConcurrentExecutions=EVERYDAY_RESERVED_CONCURRENCY
+    )
+
+    rest_api_id: str = apigateway.create_rest_api(name=API_NAME)["id"]
+    root = apigateway.get_resources(restApiId=rest_api_id)["items"][0]["id"]
+    apigateway.put_method(restApiId=rest_api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=rest_api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    apigateway.create_deployment(restApiId=rest_api_id, stageName=STAGE)
+
+    rds.create_db_instance(
+        DBInstanceIdentifier=DB_INSTANCE_ID,
+        DBInstanceClass=EVERYDAY_INSTANCE_CLASS,
+        Engine="postgres",
+        AllocatedStorage=100,
+        MasterUsername="printapp",
+        MasterUserPassword="not-a-real-password",
+    )
+    return StandIns(FUNCTION_NAME, rest_api_id, STAGE, DB_INSTANCE_ID)
+
+
+def read_back(client: Callable[[str], Any], standins: StandIns) -> dict[str, Any]:
+    """The app's current capacity, as AWS (or the emulator) reports it."""
+    concurrency = client("lambda").get_function_concurrency(FunctionName=standins.function_name)
+    stage = client("apigateway").get_stage(restApiId=standins.rest_api_id, stageName=standins.stage)
+    instance = client("rds").describe_db_instances(DBInstanceIdentifier=standins.db_instance_id)["DBInstances"][0]
+    enabled = bool(stage.get("cacheClusterEnabled"))
+    return {
+        "reservedConcurrency": concurrency.get("ReservedConcurrentExecutions"),
+        "cacheEnabled": enabled,
+        "cacheSizeGb": str(stage.get("cacheClusterSize")) if enabled else None,
+        "instanceClass": instance["DBInstanceClass"],
+        "maxAllocatedStorageGb": instance.get("MaxAllocatedStorage"),
+        "readReplicas": sorted(instance.get("ReadReplicaDBInstanceIdentifiers", [])),
+    }
