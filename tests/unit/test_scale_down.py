@@ -16,18 +16,26 @@ LATENCY_WARNING = f"{STACK}-api-latency-warning"
 LATENCY_CRITICAL = f"{STACK}-api-latency-critical"
 
 
+TRAFFIC_ALARMS = (
+    LATENCY_WARNING,
+    LATENCY_CRITICAL,
+    f"{STACK}-lambda-concurrency-warning",
+    f"{STACK}-lambda-concurrency-critical",
+    f"{STACK}-api-latency-p90",
+)
+
+
+def _calm(app: App) -> None:
+    """Every traffic alarm back to OK."""
+    for name in TRAFFIC_ALARMS:
+        app.set_alarm(name, "OK")
+
+
 def _spike_then_calm(app: App, invoke) -> None:
     """A spike was remediated; then every traffic alarm went back to OK."""
     invoke(SPIKE, load_event("latency-warning"))
     assert app.reserved_concurrency() == 200
-    for name in (
-        LATENCY_WARNING,
-        LATENCY_CRITICAL,
-        f"{STACK}-lambda-concurrency-warning",
-        f"{STACK}-lambda-concurrency-critical",
-        f"{STACK}-api-latency-p90",
-    ):
-        app.set_alarm(name, "OK")
+    _calm(app)
     app.audit_events()
 
 
@@ -116,14 +124,7 @@ def test_scale_down_without_a_recorded_baseline_uses_the_runbook_values(app: App
     # Given capacity raised by hand (no scale-up of ours, so no baseline was recorded)
     app.set_reserved_concurrency(250)
     app.set_stage_cache(True, "6.1")
-    app.set_alarm(LATENCY_WARNING, "OK")
-    for name in (
-        LATENCY_CRITICAL,
-        f"{STACK}-lambda-concurrency-warning",
-        f"{STACK}-lambda-concurrency-critical",
-        f"{STACK}-api-latency-p90",
-    ):
-        app.set_alarm(name, "OK")
+    _calm(app)
 
     invoke(SCALE_DOWN, load_event("latency-recovered"))
 
@@ -170,14 +171,7 @@ def test_scale_down_never_raises_what_the_spike_did_not(app: App, invoke, clock:
     # Given the storm breaker stopped the cache step, so only concurrency was raised
     invoke(SPIKE, load_event("latency-warning"), STORM_MAX_ACTIONS=1)
     assert app.stage_cache() == (False, None)
-    for name in (
-        LATENCY_WARNING,
-        LATENCY_CRITICAL,
-        f"{STACK}-lambda-concurrency-warning",
-        f"{STACK}-lambda-concurrency-critical",
-        f"{STACK}-api-latency-p90",
-    ):
-        app.set_alarm(name, "OK")
+    _calm(app)
     app.audit_events()
 
     clock.advance(16 * 60)

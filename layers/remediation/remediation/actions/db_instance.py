@@ -1,9 +1,10 @@
-"""Reading the app's database instance: shared by the database actions."""
+"""The app's database instance: what every database action shares (target, cooldown, read)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from remediation.actions.base import Action, P
 from remediation.errors import ConfigurationError, TargetNotAvailable
 
 if TYPE_CHECKING:
@@ -36,3 +37,16 @@ def instance_state(instance: dict[str, Any]) -> dict[str, Any]:
 def require_available(state: dict[str, Any], instance_id: str) -> None:
     if state["status"] != "available":
         raise TargetNotAvailable(f"database {instance_id} is {state['status']}, not available: no change now")
+
+
+class DatabaseAction(Action[P]):
+    """An action on the app's database: the instance is the target, database cooldowns apply."""
+
+    def target(self) -> str:
+        return self.settings.target_db_instance_id
+
+    def cooldown_seconds(self) -> int:
+        return self.settings.db_cooldown_seconds
+
+    def read(self, params: P) -> dict[str, Any]:
+        return instance_state(describe_instance(self.clients.rds, self.target()))

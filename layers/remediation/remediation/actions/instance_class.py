@@ -11,8 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from remediation.actions.base import Action, ActionParameters, Plan
-from remediation.actions.db_instance import DESCRIBE, describe_instance, instance_state, require_available
+from remediation.actions.base import ActionParameters, Plan
+from remediation.actions.db_instance import (
+    DESCRIBE,
+    DatabaseAction,
+    instance_state,
+    require_available,
+)
 from remediation.errors import CeilingReached, EscalationRequired, NotApplicable
 
 _SIZES_TO_24XL = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
@@ -50,20 +55,11 @@ class InstanceClassStep(ActionParameters):
     apply_immediately: bool = True
 
 
-class StepUpInstanceClass(Action[InstanceClassStep]):
+class StepUpInstanceClass(DatabaseAction[InstanceClassStep]):
     name = "step-up-instance-class"
     permissions = (DESCRIBE, "rds:ModifyDBInstance")
     parameters = InstanceClassStep
     causes_outage = True
-
-    def target(self) -> str:
-        return self.settings.target_db_instance_id
-
-    def cooldown_seconds(self) -> int:
-        return self.settings.db_cooldown_seconds
-
-    def read(self, params: InstanceClassStep) -> dict[str, Any]:
-        return instance_state(describe_instance(self.clients.rds, self.target()))
 
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         return {"instanceClass": before["instanceClass"]}

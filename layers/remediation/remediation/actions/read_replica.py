@@ -11,8 +11,14 @@ from typing import Any
 
 from pydantic import Field
 
-from remediation.actions.base import Action, ActionParameters, Plan
-from remediation.actions.db_instance import DESCRIBE, describe_instance, instance_state, require_available
+from remediation.actions.base import ActionParameters, Plan
+from remediation.actions.db_instance import (
+    DESCRIBE,
+    DatabaseAction,
+    describe_instance,
+    instance_state,
+    require_available,
+)
 from remediation.errors import CeilingReached
 
 
@@ -24,19 +30,10 @@ def replica_name(instance_id: str, number: int) -> str:
     return f"{instance_id}-replica-{number}"
 
 
-class AddReadReplica(Action[ReadReplica]):
+class AddReadReplica(DatabaseAction[ReadReplica]):
     name = "add-read-replica"
     permissions = (DESCRIBE, "rds:CreateDBInstanceReadReplica", "rds:AddTagsToResource")
     parameters = ReadReplica
-
-    def target(self) -> str:
-        return self.settings.target_db_instance_id
-
-    def cooldown_seconds(self) -> int:
-        return self.settings.db_cooldown_seconds
-
-    def read(self, params: ReadReplica) -> dict[str, Any]:
-        return instance_state(describe_instance(self.clients.rds, self.target()))
 
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         return {"readReplicas": list(before["readReplicas"])}

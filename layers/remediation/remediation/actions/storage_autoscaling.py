@@ -10,8 +10,13 @@ from typing import Any
 
 from pydantic import Field
 
-from remediation.actions.base import Action, ActionParameters, Plan
-from remediation.actions.db_instance import DESCRIBE, describe_instance, instance_state, require_available
+from remediation.actions.base import ActionParameters, Plan
+from remediation.actions.db_instance import (
+    DESCRIBE,
+    DatabaseAction,
+    instance_state,
+    require_available,
+)
 from remediation.errors import AlreadyAtTarget
 
 
@@ -19,19 +24,10 @@ class StorageAutoscaling(ActionParameters):
     max_allocated_storage_gb: int = Field(ge=20, le=65536)
 
 
-class EnableStorageAutoscaling(Action[StorageAutoscaling]):
+class EnableStorageAutoscaling(DatabaseAction[StorageAutoscaling]):
     name = "enable-storage-autoscaling"
     permissions = (DESCRIBE, "rds:ModifyDBInstance")
     parameters = StorageAutoscaling
-
-    def target(self) -> str:
-        return self.settings.target_db_instance_id
-
-    def cooldown_seconds(self) -> int:
-        return self.settings.db_cooldown_seconds
-
-    def read(self, params: StorageAutoscaling) -> dict[str, Any]:
-        return instance_state(describe_instance(self.clients.rds, self.target()))
 
     def plan(self, before: Mapping[str, Any], params: StorageAutoscaling) -> Plan:
         current = before["maxAllocatedStorageGb"]
