@@ -6,7 +6,8 @@ SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
 MINISTACK_VENV := .venv-ministack
 # sam build for the python3.12 runtime needs python3.12 on PATH (pyenv on this image has it).
-PY312 := $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | head -n 1)
+# (The first candidate that really runs: pyenv's shim answers even when 3.12 is not active.)
+PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null),$(shell $(candidate) -c pass >/dev/null 2>&1 && echo $(candidate))))
 
 .PHONY: demo test lint typecheck unit schema invoke clean
 

@@ -47,12 +47,17 @@ def _free_port() -> int:
 
 
 def _python312_dirs() -> list[str]:
-    """Folders holding a python3.12, for `sam build` of the python3.12 runtime."""
-    found = shutil.which("python3.12")
-    if found:
-        return [str(Path(found).parent)]
-    pyenv = Path.home() / ".pyenv" / "versions"
-    return [str(p.parent) for p in sorted(pyenv.glob("3.12*/bin/python3.12"))][:1]
+    """The folder of a python3.12 that really runs, for `sam build` of the python3.12 runtime.
+
+    pyenv's shim is on PATH even when 3.12 is not active (and then fails), so each candidate
+    is tried.
+    """
+    candidates = [str(p) for p in sorted((Path.home() / ".pyenv" / "versions").glob("3.12*/bin/python3.12"))]
+    candidates += [found] if (found := shutil.which("python3.12")) else []
+    for candidate in candidates:
+        if subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
+            return [str(Path(candidate).parent)]
+    raise LocalAwsError("sam build needs a python3.12 (for the functions' runtime): install one, e.g. with pyenv")
 
 
 class LocalAws:
