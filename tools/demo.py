@@ -50,6 +50,8 @@ class StepResult:
     state: dict[str, Any]
     #: The story's scripted signal values at this step (for the PNG), e.g. {"latency": 812}.
     signals: dict[str, float] = field(default_factory=dict)
+    #: Messages that reached a dead-letter queue during the step.
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _alarm_time(moment: datetime) -> str:
@@ -127,12 +129,17 @@ class Story:
         arrays of objects (`Trigger.Metrics`), so the notification is handed to the triager as
         SNS would hand it: an asynchronous invoke with the SNS event, from the alarm topic.
         """
+        self._deliver("ErrorRateTriagerFunctionName", event_file, state_change)
+
+    def _deliver(self, function_output: str, event_file: str, state_change: datetime, **message_changes: Any) -> None:
+        """An events/ notification, re-addressed to this account and time, invoked as SNS does."""
         event = json.loads((ROOT / "events" / event_file).read_text())
         sns = event["Records"][0]["Sns"]
         message = json.loads(sns["Message"])
         message["AWSAccountId"] = ACCOUNT_ID
         message["AlarmArn"] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{message['AlarmName']}"
         message["StateChangeTime"] = _alarm_time(state_change)
+        message.update(message_changes)
         sns.update(
             Message=json.dumps(message),
             TopicArn=self.outputs["AlarmTopicArn"],
@@ -140,9 +147,7 @@ class Story:
             Timestamp=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
         self.lambda_.invoke(
-            FunctionName=self.outputs["ErrorRateTriagerFunctionName"],
-            InvocationType="Event",
-            Payload=json.dumps(event).encode(),
+            FunctionName=self.outputs[function_output], InvocationType="Event", Payload=json.dumps(event).encode()
         )
 
     # --- the story ---------------------------------------------------------------------------
@@ -243,6 +248,7 @@ class Story:
         )
         self._step("untrusted", "A notification from another account's topic", 1, self._untrusted)
         self._dry_run_spike()
+        self._failure_to_dead_letter_queue()
         return self.results
 
     def _throttled_error_rate(self) -> None:
@@ -277,12 +283,40 @@ class Story:
             Payload=json.dumps(event).encode(),
         )
 
-    def _dry_run_spike(self) -> None:
-        function = self.outputs["SpikeHandlerFunctionName"]
-        variables = self.lambda_.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    def _set_environment(self, function_output: str, **variables: str) -> None:
+        function = self.outputs[function_output]
+        current = self.lambda_.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
         self.lambda_.update_function_configuration(
-            FunctionName=function, Environment={"Variables": {**variables, "DRY_RUN": "true"}}
+            FunctionName=function, Environment={"Variables": {**current, **variables}}
         )
+
+    def _failure_to_dead_letter_queue(self) -> None:
+        """Nothing is lost: a failing action is audited, retried by Lambda, then kept in the DLQ.
+
+        (The emulator does not retry SNS-triggered invocations, so this one is an async invoke.)
+        The DB handler is pointed at an instance that does not exist, as after a bad redeploy.
+        """
+        self._set_environment("DbCpuHandlerFunctionName", TARGET_DB_INSTANCE_ID="printapp-db-gone")
+        trigger = json.loads(
+            json.loads((ROOT / "events" / "db-cpu-critical.json").read_text())["Records"][0]["Sns"]["Message"]
+        )["Trigger"]
+        trigger["Dimensions"] = [{"name": "DBInstanceIdentifier", "value": "printapp-db-gone"}]
+        queue = self.outputs["DbCpuHandlerDeadLetterQueueUrl"]
+        result = self._step(
+            "failure",
+            "An action that keeps failing: audited, retried, kept in the DLQ",
+            3,
+            lambda: self._deliver(
+                "DbCpuHandlerFunctionName", "db-cpu-critical.json", datetime.now(UTC), Trigger=trigger
+            ),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not result.dead_letters:
+            result.dead_letters.extend(drain(self.aws, queue))
+            time.sleep(0.5)
+
+    def _dry_run_spike(self) -> None:
+        self._set_environment("SpikeHandlerFunctionName", DRY_RUN="true")
         # Back to the everyday value, and past the cooldown of the triage's raise.
         self.lambda_.put_function_concurrency(
             FunctionName=self.standins.function_name, ReservedConcurrentExecutions=EVERYDAY_RESERVED_CONCURRENCY

@@ -133,6 +133,8 @@ class Console:
                 )
                 or "none (acts once)"
             )
+            if result.dead_letters:
+                outcomes += f" → {len(result.dead_letters)} in the DLQ"
             state = result.state
             cache = f"{state['cacheSizeGb']} GB" if state["cacheEnabled"] else "off"
             table.add_row(

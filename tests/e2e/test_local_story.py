@@ -92,6 +92,16 @@ def test_dry_run_plans_and_changes_nothing(story: dict[str, demo.StepResult]) ->
     assert (dry_run.state["reservedConcurrency"], dry_run.state["cacheEnabled"]) == (100, False)
 
 
+def test_a_lasting_failure_is_audited_retried_and_kept_in_the_dlq(story: dict[str, demo.StepResult]) -> None:
+    failure = story["failure"]
+    assert {e["detail-type"] for e in failure.events} == {"Remediation Failed"}
+    # the first attempt and Lambda's two retries each ran and each was audited
+    assert len(failure.events) == 3
+    assert len(failure.dead_letters) == 1
+    payload = failure.dead_letters[0]["requestPayload"]
+    assert "printapp-db-gone" in payload["Records"][0]["Sns"]["Message"]
+
+
 def test_every_event_of_the_story_is_a_valid_audit_event(story: dict[str, demo.StepResult]) -> None:
     schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "audit-event.schema.json").read_text())
     validator = Draft4Validator(schema)
