@@ -5,11 +5,14 @@ VENV := .venv
 SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
 MINISTACK_VENV := .venv-ministack
+# make bench compares with Cloud Custodian: its own virtualenv, its own pinned boto3.
+C7N_VENV := .venv-c7n
+C7N_VERSION := 0.9.53
 # sam build for the python3.12 runtime needs python3.12 on PATH (pyenv on this image has it).
 # (The first candidate that really runs: pyenv's shim answers even when 3.12 is not active.)
 PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null),$(shell $(candidate) -c pass >/dev/null 2>&1 && echo $(candidate))))
 
-.PHONY: demo test lint typecheck unit schema invoke clean
+.PHONY: demo test lint typecheck unit schema invoke bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,5 +63,15 @@ schema: $(VENV)/.installed
 invoke: $(VENV)/.installed
 	$(VENV)/bin/python tools/invoke.py $(FUNCTION) $(EVENT) $(ARGS)
 
+$(C7N_VENV)/.installed:
+	$(PYTHON) -m venv $(C7N_VENV)
+	$(C7N_VENV)/bin/pip install --quiet --upgrade pip
+	$(C7N_VENV)/bin/pip install --quiet c7n==$(C7N_VERSION)
+	touch $@
+
+## make bench: cold start, AWS calls per decision, warm time, an alarm storm and the layer size → docs/BENCHMARKS.md
+bench: $(VENV)/.installed $(SAM_VENV)/.installed $(C7N_VENV)/.installed
+	$(VENV)/bin/python bench/run.py --c7n-python $(C7N_VENV)/bin/python --output docs/BENCHMARKS.md
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(MINISTACK_VENV) .aws-sam .local out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(MINISTACK_VENV) $(C7N_VENV) .aws-sam .local out .pytest_cache .mypy_cache .ruff_cache

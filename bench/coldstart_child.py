@@ -1,0 +1,72 @@
+# ruff: noqa: PLC0415  (Custodian is imported inside the measured window, and only in its virtualenv)
+"""Run in a fresh interpreter by bench/coldstart.py: import one thing, report time and peak RSS.
+
+Standard library only (it also runs in the Cloud Custodian virtualenv). Argument: a JSON object
+    {"kind": "file", "path": ".../app.py", "sys_path": [...]}   a handler module, as Lambda loads it
+    {"kind": "modules", "modules": ["boto3"], "sys_path": [...]}
+    {"kind": "c7n", "resources": ["aws.lambda", ...]}            Custodian's Lambda entry point
+Prints one JSON line: seconds spent importing, peak RSS (KiB), modules loaded.
+
+Peak RSS is VmHWM from /proc/self/status where there is one: on Linux `ru_maxrss` of
+RUSAGE_SELF survives exec, so a child would report its parent's peak (the benchmark's own
+process, moto loaded) whenever that is larger. VmHWM belongs to the new program only.
+"""
+
+import importlib
+import importlib.util
+import json
+import resource
+import sys
+import time
+
+
+def _load_file(path):
+    spec = importlib.util.spec_from_file_location("app", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    spec.loader.exec_module(module)
+
+
+def _load_c7n(resource_types):
+    # What a Custodian policy Lambda does on a cold start: its generated custodian_policy.py
+    # imports c7n.handler, and dispatch_event's one-time init loads the policy's resource types.
+    from c7n import handler  # noqa: F401
+    from c7n.resources import load_resources
+
+    missing = load_resources(resource_types)
+    if missing:
+        raise SystemExit(f"c7n resources not found: {missing}")
+
+
+def _peak_rss_kb():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    sys.path[:0] = spec.get("sys_path", [])
+    before = len(sys.modules)
+    start = time.perf_counter()
+    if spec["kind"] == "file":
+        _load_file(spec["path"])
+    elif spec["kind"] == "modules":
+        for name in spec["modules"]:
+            importlib.import_module(name)
+    elif spec["kind"] == "c7n":
+        _load_c7n(spec["resources"])
+    else:
+        raise SystemExit(f"unknown kind {spec['kind']}")
+    seconds = time.perf_counter() - start
+    rss = _peak_rss_kb()
+    print(json.dumps({"seconds": seconds, "maxrss_kb": rss, "modules": len(sys.modules) - before}))
+
+
+if __name__ == "__main__":
+    main()
