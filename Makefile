@@ -15,6 +15,7 @@ PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12
 .PHONY: demo test lint typecheck unit schema invoke bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
+	@echo "==> installing the project's dependencies in $(VENV) (first run: about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
@@ -22,6 +23,7 @@ $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 
 # aws-sam-cli pins its own boto3: it lives in its own virtualenv, like a tool.
 $(SAM_VENV)/.installed:
+	@echo "==> installing aws-sam-cli $(SAM_CLI_VERSION) in $(SAM_VENV) (first run: about 90 s)"
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
@@ -31,6 +33,7 @@ $(SAM_VENV)/.installed:
 # runtime, so the layer's compiled wheels (pydantic-core) load. It pins botocore; boto3 to match.
 $(MINISTACK_VENV)/.installed:
 	@test -n "$(PY312)" || { echo "python3.12 is needed for the local AWS (pyenv install 3.12)"; exit 1; }
+	@echo "==> installing the local AWS emulator (ministack) in $(MINISTACK_VENV) (first run: about a minute)"
 	$(PY312) -m venv $(MINISTACK_VENV)
 	$(MINISTACK_VENV)/bin/pip install --quiet --upgrade pip
 	$(MINISTACK_VENV)/bin/pip install --quiet ministack==1.5.33 boto3==1.43.106 botocore==1.43.106 aws-sam-translator==1.115.0
@@ -64,6 +67,7 @@ invoke: $(VENV)/.installed
 	$(VENV)/bin/python tools/invoke.py $(FUNCTION) $(EVENT) $(ARGS)
 
 $(C7N_VENV)/.installed:
+	@echo "==> installing Cloud Custodian $(C7N_VERSION) in $(C7N_VENV), for comparison"
 	$(PYTHON) -m venv $(C7N_VENV)
 	$(C7N_VENV)/bin/pip install --quiet --upgrade pip
 	$(C7N_VENV)/bin/pip install --quiet c7n==$(C7N_VERSION)
