@@ -63,6 +63,7 @@ def invoke(app: App, clock: FakeClock) -> Invoke:
             settings=app.settings(**overrides),
             clients=app.clients(),
             clock=clock,
+            sleep=clock.sleep,
         )
 
     return _invoke

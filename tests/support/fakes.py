@@ -58,6 +58,10 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
+    def sleep(self, seconds: float) -> None:
+        """Waiting (lock back-off, audit retries) takes no real time, but time passes."""
+        self.now += seconds
+
 
 @dataclass
 class LambdaContext:

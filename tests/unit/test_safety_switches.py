@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from remediation.errors import LockHeld
 from remediation.runbooks.spike import SpikeRunbook
 from remediation.state import StateStore
 from support.app import App, load_event
@@ -79,17 +82,32 @@ def test_storm_breaker_escalates_instead_of_acting(app: App, invoke) -> None:
     assert [e["detail-type"] for e in events].count("Escalation Required") == 1
 
 
-def test_a_target_locked_by_another_handler_is_not_touched(app: App, invoke, clock: FakeClock) -> None:
-    # Given another invocation holds the lock on the function right now
+def test_a_target_locked_by_another_alarm_fails_the_invocation_so_lambda_retries(
+    app: App, invoke, clock: FakeClock
+) -> None:
+    # Given another alarm state change holds the lock on the function, longer than we wait
     store = StateStore(app.dynamodb, app.table, clock=clock)
-    with store.lock("printapp-api", ttl_seconds=120):
-        invoke(SPIKE, load_event("latency-warning"))
+    store.acquire_lock("printapp-api", "another-state-change", ttl_seconds=120, wait_seconds=0)
+
+    # When the spike arrives, it waits for the lock, then fails the invocation (no dropped alarm)
+    with pytest.raises(LockHeld):
+        invoke(SPIKE, load_event("latency-warning"), LOCK_WAIT_SECONDS=5)
 
     assert app.reserved_concurrency() == 100
     events = app.audit_events()
-    assert only(for_action(events, "set-reserved-concurrency"))["limit"] == "lock"
+    held = only(for_action(events, "set-reserved-concurrency"))
+    assert (held["outcome"], held["limit"]) == ("failed", "lock")
+    assert "Lambda delivers this alarm again later" in held["reason"]
     # the other target was free, so the cache was still handled
     assert app.stage_cache() == (True, Decimal("1.6"))
+
+    # And once the other remediation is done, Lambda's retry of the same notification acts
+    store.release_lock("printapp-api", "another-state-change")
+    invoke(SPIKE, load_event("latency-warning"))
+    assert app.reserved_concurrency() == 200
+    retried = app.audit_events()
+    assert only(for_action(retried, "set-reserved-concurrency"))["outcome"] == "applied"
+    assert only(for_action(retried, "set-stage-cache"))["limit"] == "already-applied"
 
 
 def test_an_abandoned_lock_expires(app: App, invoke, clock: FakeClock) -> None:

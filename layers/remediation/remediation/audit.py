@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from remediation.errors import AlarmRejected, AuditDeliveryError, Outcome
+from remediation.errors import AlarmRejected, AuditDeliveryError, Limit, Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -56,9 +56,11 @@ class Decision:
     action: ActionRef | None = None
     before: Mapping[str, Any] | None = None
     after: Mapping[str, Any] | None = None
-    limit: str | None = None
+    limit: Limit | None = None
     level: str | None = None
     evidence: Mapping[str, Any] | None = None
+    #: Set when the engine needs to know it before recording (a fixed plan names its decision).
+    decision_id: str | None = None
 
 
 def correlation_id_for(alarm: AlarmNotification | None, fallback: str | None = None) -> str:
@@ -228,7 +230,7 @@ class AuditTrail:
     ) -> dict[str, Any]:
         detail: dict[str, Any] = {
             "schemaVersion": SCHEMA_VERSION,
-            "decisionId": str(uuid.uuid4()),
+            "decisionId": decision.decision_id or str(uuid.uuid4()),
             "correlationId": correlation_id or correlation_id_for(alarm, rejected.message_id if rejected else None),
             "handler": self._handler,
             "alarm": _alarm_detail(alarm, rejected),
@@ -245,7 +247,7 @@ class AuditTrail:
             "after": _as_json(decision.after) if decision.after is not None else None,
             "outcome": decision.outcome.value,
             "reason": decision.reason,
-            "limit": decision.limit,
+            "limit": decision.limit.value if decision.limit else None,
             "level": decision.level,
             "evidence": _as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
             "dryRun": self._dry_run,

@@ -38,12 +38,43 @@ _DETAIL_TYPES = {
 }
 
 
+class Limit(StrEnum):
+    """The audit event's `limit`: the rule that decided. One closed list; the schema is generated from it."""
+
+    INPUT = "input"
+    TRUST_BOUNDARY = "trust-boundary"
+    UNKNOWN_ALARM = "unknown-alarm"
+    LIMIT = "limit"
+    NOT_APPLICABLE = "not-applicable"
+    ALARM_STATE = "alarm-state"
+    ONLY_RAISE = "only-raise"
+    ONLY_LOWER = "only-lower"
+    CEILING = "ceiling"
+    ACCOUNT_HEADROOM = "account-headroom"
+    COOLDOWN = "cooldown"
+    HYSTERESIS = "hysteresis"
+    TRAFFIC_ALARM_ACTIVE = "traffic-alarm-active"
+    TARGET_NOT_AVAILABLE = "target-not-available"
+    UNKNOWN_INSTANCE_FAMILY = "unknown-instance-family"
+    ALREADY_APPLIED = "already-applied"
+    LOCK = "lock"
+    KILL_SWITCH = "kill-switch"
+    ESCALATION = "escalation"
+    STORM_BREAKER = "storm-breaker"
+    TOP_OF_LADDER = "top-of-ladder"
+    TRIAGE = "triage"
+    REPORT_ONLY = "report-only"
+    NO_AUTOMATIC_SCALE_DOWN = "no-automatic-scale-down"
+    APPROVAL_MODE = "approval-mode"
+    CONFIGURATION = "configuration"
+
+
 class RemediationError(Exception):
     """Base of everything this package raises on purpose."""
 
     outcome: ClassVar[Outcome] = Outcome.FAILED
-    #: Short, stable name of the rule that decided (`cooldown`, `ceiling`, ...), for subscribers.
-    limit: ClassVar[str | None] = None
+    #: The rule that decided (`cooldown`, `ceiling`, ...), for subscribers.
+    limit: ClassVar[Limit | None] = None
 
 
 # --- Rejected: the notification is not one we may act on. Never a write, never a crash. ---
@@ -51,7 +82,7 @@ class RemediationError(Exception):
 
 class AlarmRejected(RemediationError):
     outcome = Outcome.REJECTED
-    limit = "input"
+    limit = Limit.INPUT
 
     def __init__(
         self,
@@ -74,13 +105,13 @@ class InvalidAlarmNotification(AlarmRejected):
 class UntrustedSource(AlarmRejected):
     """Wrong topic or wrong account: the trust boundary of SPEC §4."""
 
-    limit = "trust-boundary"
+    limit = Limit.TRUST_BOUNDARY
 
 
 class UnknownAlarm(AlarmRejected):
     """The alarm watches nothing this handler knows (metric identity does not match)."""
 
-    limit = "unknown-alarm"
+    limit = Limit.UNKNOWN_ALARM
 
 
 # --- Skipped: a limit stopped the action. A decision, not an error. ---
@@ -88,59 +119,61 @@ class UnknownAlarm(AlarmRejected):
 
 class LimitReached(RemediationError):
     outcome = Outcome.SKIPPED
-    limit = "limit"
+    limit = Limit.LIMIT
 
 
 class NotApplicable(LimitReached):
     """A valid alarm this handler does not act on (wrong state, a composite alarm)."""
 
-    limit = "not-applicable"
+    limit = Limit.NOT_APPLICABLE
 
 
 class AlarmNoLongerFiring(LimitReached):
-    limit = "alarm-state"
+    limit = Limit.ALARM_STATE
 
 
 class AlreadyAtTarget(LimitReached):
-    limit = "only-raise"
+    limit = Limit.ONLY_RAISE
 
 
 class OnlyLowers(LimitReached):
     """A scale-down that would raise something (a lost baseline, a scale-up that never happened)."""
 
-    limit = "only-lower"
+    limit = Limit.ONLY_LOWER
 
 
 class CeilingReached(LimitReached):
-    limit = "ceiling"
+    limit = Limit.CEILING
 
 
 class AccountHeadroom(LimitReached):
-    limit = "account-headroom"
+    limit = Limit.ACCOUNT_HEADROOM
 
 
 class CooldownActive(LimitReached):
-    limit = "cooldown"
+    limit = Limit.COOLDOWN
 
 
 class HysteresisActive(LimitReached):
-    limit = "hysteresis"
+    limit = Limit.HYSTERESIS
 
 
 class TrafficAlarmActive(LimitReached):
-    limit = "traffic-alarm-active"
+    limit = Limit.TRAFFIC_ALARM_ACTIVE
 
 
 class TargetNotAvailable(LimitReached):
-    limit = "target-not-available"
+    limit = Limit.TARGET_NOT_AVAILABLE
 
 
-class LockHeld(LimitReached):
-    limit = "lock"
+class AlreadyApplied(LimitReached):
+    """A retry of a state change whose change an earlier attempt made: done, nothing to repeat."""
+
+    limit = Limit.ALREADY_APPLIED
 
 
 class RemediationDisabled(LimitReached):
-    limit = "kill-switch"
+    limit = Limit.KILL_SWITCH
 
 
 # --- Escalated and approval: a human has to look. ---
@@ -148,27 +181,47 @@ class RemediationDisabled(LimitReached):
 
 class EscalationRequired(RemediationError):
     outcome = Outcome.ESCALATED
-    limit = "escalation"
+    limit = Limit.ESCALATION
 
 
 class StormBreakerTripped(EscalationRequired):
-    limit = "storm-breaker"
+    limit = Limit.STORM_BREAKER
 
 
 class ApprovalRequired(RemediationError):
     outcome = Outcome.APPROVAL_REQUESTED
-    limit = "approval-mode"
+    limit = Limit.APPROVAL_MODE
 
 
 # --- Failed: audited, then re-raised so Lambda's retries and the DLQ keep the alarm. ---
 
 
 class ConfigurationError(RemediationError):
-    limit = "configuration"
+    limit = Limit.CONFIGURATION
 
 
 class AuditDeliveryError(RemediationError):
     """Audit events that could not be delivered after retries (they are in the log in full)."""
+
+
+class LockHeld(RemediationError):
+    """Another remediation is acting on the target. Not a decision: the invocation fails, so
+    Lambda delivers the alarm again later, when the other one is done (never a dropped alarm)."""
+
+    limit = Limit.LOCK
+
+
+class LockNotReleased(RemediationError):
+    """The change stands; the lease did not go. The invocation fails so a retry, which re-enters
+    the lease as the same alarm state change, releases it."""
+
+    limit = Limit.LOCK
+
+
+class KillSwitchUnreadable(RemediationError):
+    """Not knowing whether someone pulled the switch: neither act nor drop the alarm; retry."""
+
+    limit = Limit.KILL_SWITCH
 
 
 def outcome_for(error: BaseException) -> Outcome:
@@ -178,7 +231,7 @@ def outcome_for(error: BaseException) -> Outcome:
     return Outcome.FAILED
 
 
-def limit_for(error: BaseException) -> str | None:
+def limit_for(error: BaseException) -> Limit | None:
     if isinstance(error, RemediationError):
         return error.limit
     return None

@@ -1,43 +1,32 @@
-"""The runner: one path from an SNS event to audited decisions, shared by every handler.
+"""The runner: one Lambda invocation, from an SNS event to audited decisions.
 
-    parse (edge) → trust boundary → recognise the alarm → once per state change (idempotency)
-      → the runbook decides which actions → for each action:
-           read before → plan within the action's limits → approval mode → cooldown
-           → kill switch → dry-run → lock → storm breaker → baseline → apply → after
-    → one audit event per decision, sent together at the end.
-
-Limits become `Skipped` decisions; an unexpected failure is audited as `Failed` and re-raised
-once everything else has been decided and audited, so Lambda's retry and DLQ keep the alarm.
+parse (edge) → for each notification: trust boundary → recognise the alarm
+  → once per alarm state change (idempotency):
+       read what the runbook needs → the runbook decides → every intent through the pipeline
+       → the run's audit events delivered (before the state change counts as handled)
+→ anything that failed is re-raised once everything is audited, so Lambda retries the alarm.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from remediation import guardrails
-from remediation.actions.base import Action, ActionParameters, Direction
-from remediation.alarm import AlarmDelivery, AlarmNotification, parse_deliveries
-from remediation.audit import ActionRef, AuditPublisher, AuditTrail, Decision, correlation_id_for
+from remediation.alarm import AlarmDelivery, parse_deliveries
+from remediation.audit import Decision, correlation_id_for
 from remediation.clients import Clients, default_clients
-from remediation.errors import (
-    AlarmRejected,
-    ApprovalRequired,
-    NotApplicable,
-    Outcome,
-    RemediationError,
-    UnknownAlarm,
-    limit_for,
-    outcome_for,
-)
-from remediation.settings import ApprovalMode, Settings, current_settings
-from remediation.signals import Level, Recognised, recognise
-from remediation.state import StateStore
+from remediation.errors import AlarmRejected, NotApplicable, Outcome, UnknownAlarm
+from remediation.intents import Situation
+from remediation.observe import observe
+from remediation.pipeline import Run, execute
+from remediation.runtime import Runtime
+from remediation.settings import Settings, current_settings
+from remediation.signals import recognise
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -45,155 +34,6 @@ if TYPE_CHECKING:
     from remediation.runbooks.base import Runbook
 
 logger = Logger()
-
-
-class Run:
-    """One alarm state change being handled: what a runbook uses to read, decide and act."""
-
-    def __init__(
-        self,
-        *,
-        runbook: Runbook,
-        alarm: AlarmNotification,
-        recognised: Recognised,
-        settings: Settings,
-        clients: Clients,
-        state: StateStore,
-        audit: AuditTrail,
-    ) -> None:
-        self.runbook = runbook
-        self.alarm = alarm
-        self.recognised = recognised
-        self.settings = settings
-        self.clients = clients
-        self.state = state
-        self.audit = audit
-        self.correlation_id = correlation_id_for(alarm)
-        #: What the runbook read before acting; attached to every decision of this run.
-        self.evidence: dict[str, Any] = {}
-        self.decisions: list[dict[str, Any]] = []
-        self._kill_switch_checked = False
-        self._failure: BaseException | None = None
-
-    @property
-    def level(self) -> Level:
-        return self.recognised.level
-
-    @property
-    def critical(self) -> bool:
-        return self.recognised.level is Level.CRITICAL
-
-    # --- recording decisions ---------------------------------------------------------------
-
-    def decide(self, decision: Decision) -> dict[str, Any]:
-        decision = replace(
-            decision,
-            level=decision.level or self.level.value,
-            evidence=decision.evidence if decision.evidence is not None else (self.evidence or None),
-        )
-        detail = self.audit.record(decision, alarm=self.alarm, correlation_id=self.correlation_id)
-        self.decisions.append(
-            {
-                "outcome": detail["outcome"],
-                "action": decision.action.name if decision.action else None,
-                "limit": decision.limit,
-                "reason": decision.reason,
-            }
-        )
-        return detail
-
-    def decide_from_error(
-        self, error: BaseException, action: ActionRef | None = None, before: Mapping[str, Any] | None = None
-    ) -> Outcome:
-        outcome = outcome_for(error)
-        self.decide(
-            Decision(outcome, str(error) or type(error).__name__, action=action, before=before, limit=limit_for(error))
-        )
-        return outcome
-
-    # --- acting --------------------------------------------------------------------------
-
-    def execute(self, action_type: type[Action[Any]], params: ActionParameters) -> Outcome:
-        """Run one action through every guardrail. Returns the decision's outcome."""
-        action = action_type(self.clients, self.settings)
-        ref = ActionRef(action.name, action.target(), params.model_dump(mode="json", by_alias=True))
-        before: dict[str, Any] | None = None
-        try:
-            before = action.read(params)
-            plan = action.plan(before, params)
-            ref = ActionRef(ref.name, ref.target, {**ref.parameters, **plan.parameters})
-            if action.causes_outage and self.settings.db_approval_mode is ApprovalMode.MANUAL:
-                raise ApprovalRequired(f"approval mode is manual: {plan.summary} needs a human's approval")
-            raising = params.direction is Direction.RAISE
-            if raising and self.settings.dry_run:
-                # Dry-run runs the full decision logic; it reads the cooldown without a lock.
-                self._check_cooldown(action)
-            self._check_kill_switch()
-            if self.settings.dry_run:
-                return self._decided(
-                    Decision(
-                        Outcome.PLANNED,
-                        f"dry run: would set {plan.summary}",
-                        action=ref,
-                        before=before,
-                        after=plan.after,
-                        limit=plan.limit,
-                    )
-                )
-            with self.state.lock(action.target(), ttl_seconds=self.settings.lock_ttl_seconds):
-                if raising:
-                    self._check_cooldown(action)
-                self.state.consume_storm_budget(
-                    window_seconds=self.settings.storm_window_seconds, max_actions=self.settings.storm_max_actions
-                )
-                if raising:
-                    self.state.record_baseline(action.name, action.target(), action.baseline(before))
-                after = action.apply(plan, params)
-                if raising:
-                    self.state.record_raise(action.name, action.target(), keep_seconds=self._raise_memory(action))
-                else:
-                    self.state.clear_baseline(action.name, action.target())
-            return self._decided(
-                Decision(Outcome.APPLIED, plan.summary, action=ref, before=before, after=after, limit=plan.limit)
-            )
-        except RemediationError as error:
-            if outcome_for(error) is Outcome.FAILED:
-                self._failure = self._failure or error
-            return self.decide_from_error(error, ref, before)
-        except Exception as error:  # AWS refused or kept failing: audit, finish the run, re-raise
-            logger.exception("action failed", extra={"action": ref.name, "target": ref.target})
-            self._failure = self._failure or error
-            return self.decide_from_error(error, ref, before)
-
-    def _decided(self, decision: Decision) -> Outcome:
-        self.decide(decision)
-        return decision.outcome
-
-    def _check_cooldown(self, action: Action[Any]) -> None:
-        guardrails.check_cooldown(
-            self.state.last_raise(action.name, action.target()),
-            self.state.now(),
-            action.cooldown_seconds(),
-            f"{action.name} on {action.target()}",
-        )
-
-    def _check_kill_switch(self) -> None:
-        # Read once per run, only when something would otherwise change.
-        if not self._kill_switch_checked:
-            guardrails.check_kill_switch(self.settings, self.clients.ssm)
-            self._kill_switch_checked = True
-
-    def _raise_memory(self, action: Action[Any]) -> int:
-        """How long a raise must be remembered: for its cooldown and for the scale-down hysteresis."""
-        return 2 * max(action.cooldown_seconds(), self.settings.scale_down_hysteresis_seconds) + 3600
-
-    def raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._failure
-
-
-def _summary(handler: str, decisions: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"handler": handler, "decisions": decisions, **extra}
 
 
 def handle(
@@ -204,13 +44,15 @@ def handle(
     settings: Settings | None = None,
     clients: Clients | None = None,
     clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """The whole life of one Lambda invocation. Handlers call this and nothing else."""
-    settings = settings or current_settings()
-    clients = clients or default_clients()
-    audit = AuditTrail(AuditPublisher(clients.events, settings.audit_bus_name), runbook.name, dry_run=settings.dry_run)
-    state = StateStore(clients.dynamodb, settings.state_table_name, clock=clock)
-    results: list[dict[str, Any]] = []
+    runtime = Runtime.create(
+        runbook.name, settings or current_settings(), clients or default_clients(), clock=clock, sleep=sleep
+    )
+    audit = runtime.audit
+    decisions: list[dict[str, Any]] = []
+    duplicates = 0
     failure: BaseException | None = None
     try:
         try:
@@ -220,26 +62,14 @@ def handle(
             return _summary(runbook.name, [{"outcome": Outcome.REJECTED.value, "reason": str(rejected)}])
         for delivery in deliveries:
             try:
-                account = guardrails.own_account(getattr(context, "invoked_function_arn", None))
-                results.append(
-                    _handle_delivery(
-                        delivery,
-                        runbook=runbook,
-                        account=account,
-                        context=context,
-                        settings=settings,
-                        clients=clients,
-                        state=state,
-                        audit=audit,
-                    )
-                )
+                result = _handle_delivery(delivery, runbook, runtime, context)
             except AlarmRejected as rejected:
                 audit.record(
                     Decision(Outcome.REJECTED, str(rejected), limit=rejected.limit),
                     alarm=delivery.alarm,
                     rejected=rejected,
                 )
-                results.append({"decisions": [{"outcome": Outcome.REJECTED.value, "reason": str(rejected)}]})
+                decisions.append({"outcome": Outcome.REJECTED.value, "reason": str(rejected)})
             except IdempotencyAlreadyInProgressError:
                 # Another invocation is handling this very state change right now. Fail this one
                 # so Lambda retries it later: by then it is a plain duplicate, or acts if that failed.
@@ -249,35 +79,30 @@ def handle(
                 raise
             except Exception as error:  # already audited as Failed by the run
                 failure = failure or error
+            else:
+                decisions.extend(result.get("decisions", []))
+                duplicates += bool(result.get("duplicate"))
     finally:
         audit.flush()
     if failure is not None:
         raise failure
-    return _summary(
-        runbook.name,
-        [d for r in results for d in r.get("decisions", [])],
-        duplicates=sum(1 for r in results if r.get("duplicate")),
-    )
+    return _summary(runbook.name, decisions, duplicates=duplicates)
+
+
+def _summary(handler: str, decisions: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"handler": handler, "decisions": decisions, **extra}
 
 
 def _handle_delivery(
-    delivery: AlarmDelivery,
-    *,
-    runbook: Runbook,
-    account: str,
-    context: LambdaContext | None,
-    settings: Settings,
-    clients: Clients,
-    state: StateStore,
-    audit: AuditTrail,
+    delivery: AlarmDelivery, runbook: Runbook, runtime: Runtime, context: LambdaContext | None
 ) -> dict[str, Any]:
-    alarm = delivery.alarm
+    alarm, settings = delivery.alarm, runtime.settings
     logger.append_keys(alarm=alarm.name, alarmState=alarm.state)
     logger.set_correlation_id(correlation_id_for(alarm))
-    guardrails.check_trust(delivery, settings, account)
+    guardrails.check_trust(delivery, settings, guardrails.own_account(getattr(context, "invoked_function_arn", None)))
     if alarm.is_composite:
         # Composite alarms are recognised and recorded; their children carry the metrics we act on.
-        audit.record(
+        runtime.audit.record(
             Decision(
                 Outcome.SKIPPED,
                 f"composite alarm {alarm.name} ({alarm.AlarmRule}): no automated action; "
@@ -292,33 +117,37 @@ def _handle_delivery(
         handled = ", ".join(sorted(s.value for s in runbook.signals))
         raise UnknownAlarm(f"{alarm.name} is a {recognised.signal.value} alarm; {runbook.name} handles {handled}")
 
-    def work() -> dict[str, Any]:
-        run = Run(
-            runbook=runbook,
-            alarm=alarm,
-            recognised=recognised,
-            settings=settings,
-            clients=clients,
-            state=state,
-            audit=audit,
-        )
+    def attempt() -> dict[str, Any]:
+        run = Run(runtime, alarm, recognised.level)
         try:
-            runbook.run(run)
-        except RemediationError as error:
-            run.decide_from_error(error)
-            if outcome_for(error) is Outcome.FAILED:
-                raise
-        except Exception as error:
-            logger.exception("runbook failed")
-            run.decide_from_error(error)
-            raise
+            not_handled = runbook.handles(alarm)
+            if not_handled is not None:
+                execute(run, not_handled)
+            else:
+                facts = observe(
+                    runbook.needs(alarm, recognised),
+                    alarm,
+                    settings=settings,
+                    clients=runtime.clients,
+                    state=runtime.state,
+                )
+                decided = runbook.decide(Situation(alarm, recognised, settings, facts, runtime.clock()))
+                run.evidence = {key: value for key, value in decided.evidence.items() if value is not None}
+                for intent in decided.intents:
+                    execute(run, intent)
+        except Exception as error:  # a read failed before anything was decided
+            run.record_error(error)
+        finally:
+            # Delivered before the state change counts as handled: if the bus refuses, the
+            # attempt fails and Lambda's retry delivers this run's decisions.
+            runtime.audit.flush()
         run.raise_failure()
         return {"decisions": run.decisions}
 
-    result, duplicate = state.once(
+    result, duplicate = runtime.state.once(
         runbook.name,
         alarm.state_change_key,
-        work,
+        attempt,
         ttl_seconds=settings.idempotency_ttl_seconds,
         lambda_context=context,
     )

@@ -71,6 +71,9 @@ class Settings(BaseModel):
     scale_down_hysteresis_seconds: PositiveSeconds = Field(900, alias="SCALE_DOWN_HYSTERESIS_SECONDS")
     idempotency_ttl_seconds: PositiveSeconds = Field(24 * 3600, alias="IDEMPOTENCY_TTL_SECONDS")
     lock_ttl_seconds: PositiveSeconds = Field(120, alias="LOCK_TTL_SECONDS")
+    #: How long an action waits for another remediation's lock on its target before the
+    #: invocation fails (and Lambda delivers the alarm again later).
+    lock_wait_seconds: float = Field(15, alias="LOCK_WAIT_SECONDS", ge=0, le=50)
 
     # Storm breaker: at most this many applied actions per window, then escalate.
     storm_max_actions: int = Field(10, alias="STORM_MAX_ACTIONS", ge=1)

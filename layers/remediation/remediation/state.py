@@ -1,4 +1,4 @@
-"""The state table: idempotency, raise history (cooldowns, hysteresis), baselines, locks, storm.
+"""The state table: idempotency, run records, raise history, baselines, locks, storm breaker.
 
 One DynamoDB table, partition key `id`, TTL attribute `expiration` (the Powertools idempotency
 defaults), shared by every handler. TTL deletion is lazy (hours), so nothing here trusts that an
@@ -6,19 +6,22 @@ expired item is gone: every read compares timestamps itself.
 
 Item ids:
 - `idempotency#<handler>#<hash>`: Powertools idempotency records, one per alarm state change.
-- `raise#<action>#<target>`: when an action last raised a target (cooldown and hysteresis).
+- `run#<correlation id>`: what the attempts at one alarm state change planned (`plan:<action>`)
+  and applied (`applied:<action>`), so a retry sets what the first attempt planned, once.
+- `raise#<action>#<target>`: when an action last raised a target, and for which state change
+  (cooldown and hysteresis; a retry of that same state change is not held by its own cooldown).
 - `baseline#<action>#<target>`: the value before the first scale-up, restored by scale-down.
-- `lock#<target>`: a short conditional-write lease, so two handlers never act on one target at once.
-- `storm#<window start>`: applied actions in the storm breaker's window.
+- `lock#<target>`: a lease held by one alarm state change (re-entrant for it), so two never act
+  on one target at once.
+- `storm#<window start>`: the set of state-change actions applied in the storm breaker's window.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -34,13 +37,58 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 #: Baselines wait for a scale-down; a month is long enough for any incident.
 BASELINE_KEEP_SECONDS = 30 * 24 * 3600
+#: Run records outlive the DLQ's retention (14 days), so a redriven alarm still meets its plan.
+RUN_RECORD_KEEP_SECONDS = 15 * 24 * 3600
+#: Waits between lock attempts; a lock is held for a few AWS calls.
+_LOCK_BACKOFF_SECONDS = (0.1, 0.2, 0.4, 0.8, 1.6)
+_BACKOFF_CAP = 2.0
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return error.response.get("Error", {}).get("Code") in {
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    }
+
+
+@dataclass(frozen=True)
+class FixedPlan:
+    """What the first attempt at a state change planned for one action: every retry reuses it."""
+
+    params: Mapping[str, Any]
+    after: Mapping[str, Any]
+    before: Mapping[str, Any]
+    summary: str
+    decision_id: str
+    applied_at: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "params": self.params,
+                "after": self.after,
+                "before": self.before,
+                "summary": self.summary,
+                "decisionId": self.decision_id,
+            },
+            default=str,
+        )
+
+    @classmethod
+    def from_item(cls, value: str, applied_at: float | None) -> FixedPlan:
+        data = json.loads(value)
+        return cls(data["params"], data["after"], data["before"], data["summary"], data["decisionId"], applied_at)
+
+
+@dataclass(frozen=True)
+class RaiseRecord:
+    applied_at: float
+    #: The alarm state change that raised it (its correlation id).
+    correlation_id: str | None
 
 
 class StateStore:
@@ -50,10 +98,12 @@ class StateStore:
         table_name: str,
         *,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
         self._clock = clock
+        self._sleep = sleep
 
     def now(self) -> float:
         return self._clock()
@@ -97,22 +147,91 @@ class StateStore:
         result = run_once(state_change=dict(key))
         return result, replayed
 
+    # --- run records: what one alarm state change planned, fixed for every retry ---------------
+
+    def fixed_plans(self, correlation_id: str) -> dict[str, FixedPlan]:
+        item = self._get(f"run#{correlation_id}") or {}
+        plans = {}
+        for attribute, value in item.items():
+            if attribute.startswith("plan:"):
+                action = attribute.removeprefix("plan:")
+                applied = item.get(f"applied:{action}")
+                plans[action] = FixedPlan.from_item(value["S"], float(applied["N"]) if applied else None)
+        return plans
+
+    def fix_plan(self, correlation_id: str, action: str, plan: FixedPlan) -> FixedPlan:
+        """Store the first attempt's plan; if one is stored already, that one wins."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"id": {"S": f"run#{correlation_id}"}},
+                UpdateExpression="SET #plan = :plan, expiration = :expiration",
+                ConditionExpression="attribute_not_exists(#plan)",
+                ExpressionAttributeNames={"#plan": f"plan:{action}"},
+                ExpressionAttributeValues={
+                    ":plan": {"S": plan.to_json()},
+                    ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
+                },
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            return self.fixed_plans(correlation_id)[action]
+        return plan
+
+    def complete(
+        self,
+        correlation_id: str,
+        action: str,
+        target: str,
+        *,
+        raised: bool,
+        keep_seconds: int,
+        clear_baseline: bool = False,
+    ) -> None:
+        """After a change took effect, in one transaction: the plan is applied; a raise is
+        remembered (cooldown, hysteresis); a restore consumes its baseline."""
+        now = self.now()
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"id": {"S": f"run#{correlation_id}"}},
+                    "UpdateExpression": "SET #applied = :now, expiration = :expiration",
+                    "ExpressionAttributeNames": {"#applied": f"applied:{action}"},
+                    "ExpressionAttributeValues": {
+                        ":now": {"N": repr(now)},
+                        ":expiration": {"N": str(int(now + RUN_RECORD_KEEP_SECONDS))},
+                    },
+                }
+            }
+        ]
+        if raised:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "id": {"S": f"raise#{action}#{target}"},
+                            "appliedAt": {"N": repr(now)},
+                            "correlationId": {"S": correlation_id},
+                            "expiration": {"N": str(int(now + keep_seconds))},
+                        },
+                    }
+                }
+            )
+        if clear_baseline:
+            items.append({"Delete": {"TableName": self._table, "Key": {"id": {"S": f"baseline#{action}#{target}"}}}})
+        self._dynamodb.transact_write_items(TransactItems=items)
+
     # --- raise history: cooldown and hysteresis ------------------------------------------
 
-    def last_raise(self, action: str, target: str) -> float | None:
+    def last_raise(self, action: str, target: str) -> RaiseRecord | None:
         item = self._get(f"raise#{action}#{target}")
-        return float(item["appliedAt"]["N"]) if item else None
-
-    def record_raise(self, action: str, target: str, *, keep_seconds: int) -> None:
-        now = self.now()
-        self._dynamodb.put_item(
-            TableName=self._table,
-            Item={
-                "id": {"S": f"raise#{action}#{target}"},
-                "appliedAt": {"N": repr(now)},
-                "expiration": {"N": str(int(now + keep_seconds))},
-            },
-        )
+        if not item:
+            return None
+        correlation = item.get("correlationId")
+        return RaiseRecord(float(item["appliedAt"]["N"]), correlation["S"] if correlation else None)
 
     # --- baselines -----------------------------------------------------------------------
 
@@ -140,62 +259,92 @@ class StateStore:
             raise
         return True
 
-    def clear_baseline(self, action: str, target: str) -> None:
-        self._dynamodb.delete_item(TableName=self._table, Key={"id": {"S": f"baseline#{action}#{target}"}})
-
     # --- locks ---------------------------------------------------------------------------
 
-    @contextmanager
-    def lock(self, target: str, *, ttl_seconds: int) -> Iterator[str]:
-        """A lease on `target`: a second holder gets `LockHeld` instead of acting too."""
-        owner = str(uuid.uuid4())
-        now = self.now()
-        key = {"id": {"S": f"lock#{target}"}}
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item={**key, "owner": {"S": owner}, "expiration": {"N": str(int(now + ttl_seconds))}},
-                # A lease whose holder died (expired) may be taken over.
-                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-                ExpressionAttributeValues={":now": {"N": str(int(now))}},
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                raise LockHeld(f"another remediation is acting on {target} right now") from error
-            raise
-        try:
-            yield owner
-        finally:
+    def acquire_lock(self, target: str, owner: str, *, ttl_seconds: int, wait_seconds: float) -> None:
+        """A lease on `target` for `owner` (an alarm state change; re-entrant for it).
+
+        While another owner holds it, wait up to `wait_seconds`, then raise `LockHeld`: the
+        invocation fails and Lambda delivers the alarm again later, so nothing is dropped.
+        """
+        waited = 0.0
+        attempt = 0
+        while True:
+            now = self.now()
             try:
-                self._dynamodb.delete_item(
+                self._dynamodb.put_item(
                     TableName=self._table,
-                    Key=key,
-                    ConditionExpression="#owner = :owner",
+                    Item={
+                        "id": {"S": f"lock#{target}"},
+                        "owner": {"S": owner},
+                        "expiration": {"N": str(int(now + ttl_seconds))},
+                    },
+                    # Free, abandoned (its holder died: expired), or already ours (a retry).
+                    ConditionExpression="attribute_not_exists(id) OR expiration < :now OR #owner = :owner",
                     ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={":owner": {"S": owner}},
+                    ExpressionAttributeValues={":now": {"N": str(int(now))}, ":owner": {"S": owner}},
                 )
             except ClientError as error:
                 if not _is_conditional_failure(error):
                     raise
+            else:
+                return
+            if waited >= wait_seconds:
+                raise LockHeld(
+                    f"another remediation is acting on {target} (waited {waited:g} s); "
+                    "failing so Lambda delivers this alarm again later"
+                )
+            backoff = _LOCK_BACKOFF_SECONDS[attempt] if attempt < len(_LOCK_BACKOFF_SECONDS) else _BACKOFF_CAP
+            delay = min(backoff, wait_seconds - waited)
+            self._sleep(delay)
+            waited += delay
+            attempt += 1
+
+    def release_lock(self, target: str, owner: str) -> None:
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": f"lock#{target}"}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):  # taken over after it expired: not ours to delete
+                raise
 
     # --- storm breaker -------------------------------------------------------------------
 
-    def consume_storm_budget(self, *, window_seconds: int, max_actions: int) -> int:
-        """Count one applied action in the current window; past the budget, escalate instead."""
+    def _storm_window(self, window_seconds: int) -> int:
         now = self.now()
-        window_start = int(now // window_seconds * window_seconds) if window_seconds else int(now)
+        return int(now // window_seconds * window_seconds) if window_seconds else int(now)
+
+    def consume_storm_budget(self, key: str, *, window_seconds: int, max_actions: int, enforce: bool = True) -> int:
+        """Count one applied action (`key`: state change and action) in the current window.
+
+        Idempotent per key, so a retry is not counted twice; past the budget, escalate instead.
+        `enforce=False` only counts: for a change found already made (it was applied).
+        """
+        window_start = self._storm_window(window_seconds)
+        condition = (
+            {"ConditionExpression": "attribute_not_exists(actions) OR size(actions) < :max OR contains(actions, :one)"}
+            if enforce
+            else {}
+        )
+        values: dict[str, Any] = {
+            ":key": {"SS": [key]},
+            ":expiration": {"N": str(window_start + 2 * window_seconds)},
+        }
+        if enforce:
+            values |= {":one": {"S": key}, ":max": {"N": str(max_actions)}}
         try:
             response = self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"id": {"S": f"storm#{window_start}"}},
-                UpdateExpression="ADD actions :one SET expiration = :expiration",
-                ConditionExpression="attribute_not_exists(actions) OR actions < :max",
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":max": {"N": str(max_actions)},
-                    ":expiration": {"N": str(window_start + 2 * window_seconds)},
-                },
+                UpdateExpression="ADD actions :key SET expiration = :expiration",
+                ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
+                **condition,  # type: ignore[arg-type]
             )
         except ClientError as error:
             if _is_conditional_failure(error):
@@ -204,7 +353,16 @@ class StateStore:
                     "a human should look before anything else changes"
                 ) from error
             raise
-        return int(response["Attributes"]["actions"]["N"])
+        return len(response["Attributes"]["actions"]["SS"])
+
+    def release_storm_budget(self, key: str, *, window_seconds: int) -> None:
+        """Give back what `consume_storm_budget` took for an action that was not applied."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"id": {"S": f"storm#{self._storm_window(window_seconds)}"}},
+            UpdateExpression="DELETE actions :key",
+            ExpressionAttributeValues={":key": {"SS": [key]}},
+        )
 
     def _get(self, item_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(TableName=self._table, Key={"id": {"S": item_id}}, ConsistentRead=True)

@@ -6,7 +6,11 @@ template grants them), its typed parameters with their bounds, how it reads the 
 headroom, only-raise) and how it applies it, reading the result back (`after`).
 
 Everything shared (verification, cooldowns, locks, storm breaker, kill switch, dry-run, approval
-mode, audit, error mapping) lives once, in `remediation.runner`.
+mode, audit, error mapping) lives once, in the engine's pipeline (`remediation.pipeline`).
+
+Converge, don't increment: a plan names the value it sets ("db.r5.xlarge", not "one step up"),
+and `pins` fixes the parameters a retry of the same alarm state change must reuse, so a retry
+sets what the first attempt planned and `holds` tells when that is already in place.
 """
 
 from __future__ import annotations
@@ -15,13 +19,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from remediation.clients import Clients
-from remediation.settings import Settings
+from remediation.errors import Limit
+
+if TYPE_CHECKING:
+    from remediation.clients import Clients
+    from remediation.settings import Settings
 
 
 class Direction(StrEnum):
@@ -51,7 +58,9 @@ class Plan:
     #: Effective parameters, e.g. the requested and the granted value.
     parameters: Mapping[str, Any] = field(default_factory=dict)
     #: Set when a limit shaped the change (it was applied only in part).
-    limit: str | None = None
+    limit: Limit | None = None
+    #: Parameters a retry of the same alarm state change must reuse (the concrete target chosen).
+    pins: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Action(ABC, Generic[P]):
@@ -84,6 +93,10 @@ class Action(ABC, Generic[P]):
     @abstractmethod
     def apply(self, plan: Plan, params: P) -> dict[str, Any]:
         """Make the change and return the state read back from AWS (the `after`)."""
+
+    def holds(self, current: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+        """Whether the target already has what a plan sets (a retry after the change took effect)."""
+        return all(current.get(key) == value for key, value in after.items())
 
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         """What a later scale-down restores: by default the whole `before`."""

@@ -18,7 +18,7 @@ from remediation.actions.db_instance import (
     instance_state,
     require_available,
 )
-from remediation.errors import CeilingReached, EscalationRequired, NotApplicable
+from remediation.errors import AlreadyAtTarget, CeilingReached, EscalationRequired, Limit, NotApplicable
 
 _SIZES_TO_24XL = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge")
 _SIZES_TO_16XL = _SIZES_TO_24XL[:-1]
@@ -35,11 +35,11 @@ LADDERS: dict[str, tuple[str, ...]] = {
 
 
 class UnknownInstanceFamily(NotApplicable):
-    limit = "unknown-instance-family"
+    limit = Limit.UNKNOWN_INSTANCE_FAMILY
 
 
 class TopOfLadder(EscalationRequired):
-    limit = "top-of-ladder"
+    limit = Limit.TOP_OF_LADDER
 
 
 def ladder_position(instance_class: str) -> tuple[str, tuple[str, ...], int]:
@@ -53,6 +53,9 @@ def ladder_position(instance_class: str) -> tuple[str, tuple[str, ...], int]:
 
 class InstanceClassStep(ActionParameters):
     apply_immediately: bool = True
+    #: The class to step up to; unset, the next rung above the current one. Fixed by the first
+    #: attempt of an alarm state change, so a retry never climbs a second rung.
+    to: str | None = None
 
 
 class StepUpInstanceClass(DatabaseAction[InstanceClassStep]):
@@ -64,22 +67,33 @@ class StepUpInstanceClass(DatabaseAction[InstanceClassStep]):
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         return {"instanceClass": before["instanceClass"]}
 
+    def holds(self, current: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+        # A class change applies during a short outage: until then RDS shows it as pending.
+        return after["instanceClass"] in (current.get("instanceClass"), current.get("pendingInstanceClass"))
+
     def plan(self, before: Mapping[str, Any], params: InstanceClassStep) -> Plan:
         current: str = before["instanceClass"]
         family, sizes, index = ladder_position(current)
-        if index + 1 >= len(sizes):
-            raise TopOfLadder(f"{self.target()} is {current}, the top of the {family} ladder: a human must decide")
+        if params.to is None:
+            if index + 1 >= len(sizes):
+                raise TopOfLadder(f"{self.target()} is {current}, the top of the {family} ladder: a human must decide")
+            following = f"{family}.{sizes[index + 1]}"
+        else:
+            following = params.to
+            target_family, _, target_index = ladder_position(following)
+            if target_family != family or target_index <= index:
+                raise AlreadyAtTarget(f"{self.target()} is {current}, not below {following}: a step up only raises")
         ceiling = self.settings.db_instance_class_ceiling
         if ceiling:
             ceiling_family, _, ceiling_index = ladder_position(ceiling)
             if ceiling_family == family and index >= ceiling_index:
                 raise CeilingReached(f"{self.target()} is {current}, at the configured ceiling {ceiling}")
         require_available(dict(before), self.target())
-        following = f"{family}.{sizes[index + 1]}"
         return Plan(
             after={"instanceClass": following},
             summary=f"instance class of {self.target()} {current} → {following} (a short outage)",
             parameters={"from": current, "to": following, "applyImmediately": params.apply_immediately},
+            pins={"to": following},
         )
 
     def apply(self, plan: Plan, params: InstanceClassStep) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from remediation.actions.base import Action, ActionParameters, Direction, Plan
-from remediation.errors import AccountHeadroom, AlreadyAtTarget, CeilingReached, OnlyLowers
+from remediation.errors import AccountHeadroom, AlreadyAtTarget, CeilingReached, Limit, OnlyLowers
 
 
 class ReservedConcurrency(ActionParameters):
@@ -75,7 +75,7 @@ class SetReservedConcurrency(Action[ReservedConcurrency]):
         if granted > ceiling:
             if held >= ceiling:
                 raise CeilingReached(f"reserved concurrency is {held}, at the configured ceiling {ceiling}")
-            granted, limit, why = ceiling, "ceiling", f" (capped by the configured ceiling {ceiling})"
+            granted, limit, why = ceiling, Limit.CEILING, f" (capped by the configured ceiling {ceiling})"
         # Reserving `granted` takes (granted - held) from the unreserved pool.
         fits = held + unreserved - floor
         if granted > fits:
@@ -84,7 +84,7 @@ class SetReservedConcurrency(Action[ReservedConcurrency]):
                     f"the account has {unreserved} unreserved concurrency and must keep {floor}: "
                     f"no room to raise {self.target()} from {held} towards {requested}"
                 )
-            granted, limit = fits, "account-headroom"
+            granted, limit = fits, Limit.ACCOUNT_HEADROOM
             why = f" (account headroom: {unreserved} unreserved, {floor} must stay unreserved)"
         return Plan(
             after={"reservedConcurrency": granted},

@@ -14,7 +14,14 @@ from typing import Any
 from pydantic import Field
 
 from remediation.actions.base import Action, ActionParameters, Direction, Plan
-from remediation.errors import AlreadyAtTarget, CeilingReached, ConfigurationError, OnlyLowers, TargetNotAvailable
+from remediation.errors import (
+    AlreadyAtTarget,
+    CeilingReached,
+    ConfigurationError,
+    Limit,
+    OnlyLowers,
+    TargetNotAvailable,
+)
 from remediation.settings import VALID_CACHE_SIZES_GB
 
 #: While the cache cluster is being created or deleted, another update would fail.
@@ -102,12 +109,12 @@ class SetStageCache(Action[StageCache]):
         notes = []
         if size != requested:
             notes.append(f"{requested} GB is not a valid cacheClusterSize; rounded up to {size} GB")
-        limit = None
+        limit: Limit | None = None
         ceiling = _largest_valid_at_most(self.settings.cache_size_ceiling_gb)
         if size > ceiling:
             if current is not None and current >= ceiling:
                 raise CeilingReached(f"stage cache is {current} GB, at the configured ceiling {ceiling} GB")
-            size, limit = ceiling, "ceiling"
+            size, limit = ceiling, Limit.CEILING
             notes.append(f"capped by the configured ceiling {ceiling} GB")
         if current is not None and current >= size:
             raise AlreadyAtTarget(

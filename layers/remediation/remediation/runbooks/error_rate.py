@@ -20,11 +20,10 @@ they become an Escalation Required event naming the bucket and the rate.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from remediation import guardrails
 from remediation.actions import (
     AddReadReplica,
     EnableStorageAutoscaling,
@@ -32,17 +31,13 @@ from remediation.actions import (
     SetReservedConcurrency,
     StepUpInstanceClass,
 )
-from remediation.audit import Decision
-from remediation.errors import EscalationRequired, Outcome
-from remediation.evidence import read_components
+from remediation.alarm import AlarmNotification
+from remediation.errors import EscalationRequired, Limit, Outcome
+from remediation.intents import Act, Decided, Need, Report, Situation
 from remediation.runbooks.base import Runbook
 from remediation.runbooks.db_cpu import relieve_database
-from remediation.runner import Run
 from remediation.settings import Settings
-from remediation.signals import Signal
-
-#: Shortest window read when the alarm's own is shorter (CloudWatch's 1-minute resolution).
-_MIN_WINDOW = timedelta(minutes=5)
+from remediation.signals import Level, Recognised, Signal
 
 
 class Cause(StrEnum):
@@ -53,24 +48,24 @@ class Cause(StrEnum):
 
 
 class NeedsAHuman(EscalationRequired):
-    limit = "triage"
+    limit = Limit.TRIAGE
 
 
-def classify(figures: dict[str, float | None], settings: Settings) -> tuple[Cause, str]:
+def classify(figures: Mapping[str, float | None], settings: Settings) -> tuple[Cause, str]:
     """The cause, and the comparison that decided it (in words, for the audit event)."""
-    throttles = figures["lambdaThrottles"] or 0.0
+    throttles = figures.get("lambdaThrottles") or 0.0
     if throttles >= settings.triage_throttles_min > 0:
         return Cause.THROTTLING, f"Lambda Throttles {throttles:g} ≥ {settings.triage_throttles_min:g}"
-    cpu = figures["dbCpuPercent"] or 0.0
+    cpu = figures.get("dbCpuPercent") or 0.0
     if cpu >= settings.triage_db_cpu_percent:
         return Cause.DATABASE_SATURATION, f"database CPU {cpu:g} % ≥ {settings.triage_db_cpu_percent:g} %"
-    connections = figures["dbConnections"] or 0.0
+    connections = figures.get("dbConnections") or 0.0
     if settings.triage_db_connections_max and connections >= settings.triage_db_connections_max:
         return (
             Cause.DATABASE_SATURATION,
             f"database connections {connections:g} ≥ {settings.triage_db_connections_max:g}",
         )
-    errors = figures["lambdaErrors"] or 0.0
+    errors = figures.get("lambdaErrors") or 0.0
     if errors >= settings.triage_function_errors_min > 0:
         return Cause.FUNCTION_ERRORS, f"Lambda Errors {errors:g} ≥ {settings.triage_function_errors_min:g}"
     return Cause.UNKNOWN, "no component crossed its triage threshold"
@@ -82,65 +77,56 @@ class ErrorRateTriageRunbook(Runbook):
     actions = (SetReservedConcurrency, EnableStorageAutoscaling, AddReadReplica, StepUpInstanceClass)
     permissions = ("cloudwatch:GetMetricData",)
 
-    def run(self, run: Run) -> None:
-        self.require_state(run, "ALARM")
-        if run.recognised.signal is Signal.S3_REQUEST_RATE:
-            self._advise_on_s3(run)
-            return
-        guardrails.verify_alarm_state(run.clients.cloudwatch, run.alarm, "ALARM")
-        cause, decided_by, figures = self._triage(run)
-        if not run.critical:
-            run.decide(
-                Decision(
-                    Outcome.SKIPPED,
-                    f"error rate warning, classified as {cause}: {decided_by}. Warning level reports only.",
-                    limit="report-only",
-                )
-            )
-            return
-        if cause is Cause.THROTTLING:
-            run.execute(SetReservedConcurrency, ReservedConcurrency(value=run.settings.reserved_concurrency_target))
-        elif cause is Cause.DATABASE_SATURATION:
-            # The database's own CPU decides how far to go, as the DB CPU runbook would.
-            db_cpu = figures["dbCpuPercent"] or 0.0
-            relieve_database(run, critical=db_cpu >= run.settings.db_cpu_critical_percent)
-        else:
-            raise NeedsAHuman(
-                f"error rate critical, classified as {cause}: {decided_by}. No automated fix for this cause"
-            )
+    def needs(self, alarm: AlarmNotification, recognised: Recognised) -> frozenset[Need]:
+        if recognised.signal is Signal.S3_REQUEST_RATE:
+            return frozenset()  # an advisory: nothing to verify before asking a human
+        return super().needs(alarm, recognised) | {Need.TRIAGE_COMPONENTS}
 
-    @staticmethod
-    def _triage(run: Run) -> tuple[Cause, str, dict[str, float | None]]:
-        trigger = run.alarm.Trigger
-        assert trigger is not None  # composite alarms never reach a runbook
-        period = trigger.Period or next(
-            (q.MetricStat.Period for q in trigger.Metrics if q.MetricStat and q.MetricStat.Period), 60
-        )
-        end = run.alarm.changed_at
-        start = end - max(timedelta(seconds=period * trigger.EvaluationPeriods), _MIN_WINDOW)
-        figures = read_components(run.clients.cloudwatch, run.settings, start, end)
-        cause, decided_by = classify(figures, run.settings)
-        run.evidence["triage"] = {
-            "cause": cause.value,
-            "decidedBy": decided_by,
-            "window": {"start": start.isoformat(), "end": end.isoformat()},
-            "figures": figures,
-            "thresholds": {
-                "throttlesMin": run.settings.triage_throttles_min,
-                "dbCpuPercent": run.settings.triage_db_cpu_percent,
-                "dbConnectionsMax": run.settings.triage_db_connections_max,
-                "functionErrorsMin": run.settings.triage_function_errors_min,
-            },
+    def decide_verified(self, situation: Situation) -> Decided:
+        if situation.recognised.signal is Signal.S3_REQUEST_RATE:
+            return self._advise_on_s3(situation)
+        settings = situation.settings
+        figures = situation.facts.components or {}
+        cause, decided_by = classify(figures, settings)
+        window = situation.facts.triage_window
+        evidence = {
+            "triage": {
+                "cause": cause.value,
+                "decidedBy": decided_by,
+                "window": {"start": window[0], "end": window[1]} if window else None,
+                "figures": dict(figures),
+                "thresholds": {
+                    "throttlesMin": settings.triage_throttles_min,
+                    "dbCpuPercent": settings.triage_db_cpu_percent,
+                    "dbConnectionsMax": settings.triage_db_connections_max,
+                    "functionErrorsMin": settings.triage_function_errors_min,
+                },
+            }
         }
-        return cause, decided_by, figures
+        if situation.recognised.level is not Level.CRITICAL:
+            reason = f"error rate warning, classified as {cause}: {decided_by}. Warning level reports only."
+            return Decided((Report(Outcome.SKIPPED, reason, Limit.REPORT_ONLY),), evidence)
+        if cause is Cause.THROTTLING:
+            act = Act(SetReservedConcurrency, ReservedConcurrency(value=settings.reserved_concurrency_target))
+            return Decided((act,), evidence)
+        if cause is Cause.DATABASE_SATURATION:
+            # The database's own CPU decides how far to go, as the DB CPU runbook would.
+            db_cpu = figures.get("dbCpuPercent") or 0.0
+            return Decided(relieve_database(settings, critical=db_cpu >= settings.db_cpu_critical_percent), evidence)
+        escalation = NeedsAHuman(
+            f"error rate critical, classified as {cause}: {decided_by}. No automated fix for this cause"
+        )
+        return Decided((Report.of(escalation),), evidence)
 
     @staticmethod
-    def _advise_on_s3(run: Run) -> None:
-        bucket = run.recognised.resource
-        threshold = run.alarm.threshold or 0.0
-        evidence: dict[str, Any] = {"bucket": bucket, "threshold": threshold, "stateReason": run.alarm.NewStateReason}
-        run.evidence["s3"] = evidence
-        raise NeedsAHuman(
-            f"S3 request rate on {bucket} above {threshold:g} req/s ({run.level}): advisory only. "
+    def _advise_on_s3(situation: Situation) -> Decided:
+        bucket = situation.recognised.resource
+        threshold = situation.alarm.threshold or 0.0
+        evidence: dict[str, Any] = {
+            "s3": {"bucket": bucket, "threshold": threshold, "stateReason": situation.alarm.NewStateReason}
+        }
+        advisory = NeedsAHuman(
+            f"S3 request rate on {bucket} above {threshold:g} req/s ({situation.recognised.level}): advisory only. "
             "The runbook's fix is an access-pattern change (CloudFront caching, key prefixes), not an automated one"
         )
+        return Decided((Report.of(advisory),), evidence)

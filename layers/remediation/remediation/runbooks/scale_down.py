@@ -10,49 +10,56 @@ so a flapping alarm does not saw capacity up and down.
 
 from __future__ import annotations
 
-from remediation import guardrails
 from remediation.actions import Direction, ReservedConcurrency, SetReservedConcurrency, SetStageCache, StageCache
+from remediation.errors import HysteresisActive, TrafficAlarmActive
+from remediation.intents import Act, Decided, History, Need, Report, Situation
 from remediation.runbooks.base import Runbook
-from remediation.runner import Run
 from remediation.signals import TRAFFIC_SIGNALS
 
 
 class ScaleDownRunbook(Runbook):
     name = "scale_down_handler"
     signals = TRAFFIC_SIGNALS
+    states = frozenset({"OK"})
     actions = (SetReservedConcurrency, SetStageCache)
+    reads = frozenset({Need.FIRING_TRAFFIC_ALARMS, Need.SCALE_HISTORY})
 
-    def run(self, run: Run) -> None:
-        self.require_state(run, "OK")
-        cloudwatch = run.clients.cloudwatch
-        guardrails.verify_alarm_state(cloudwatch, run.alarm, "OK")
-        guardrails.check_no_traffic_alarm_firing(cloudwatch, run.settings)
-
-        concurrency = SetReservedConcurrency(run.clients, run.settings)
-        cache = SetStageCache(run.clients, run.settings)
-        guardrails.check_hysteresis(
-            (run.state.last_raise(action.name, action.target()) for action in (concurrency, cache)),
-            run.state.now(),
-            run.settings.scale_down_hysteresis_seconds,
-        )
-
-        settings = run.settings
-        concurrency_baseline = run.state.baseline(concurrency.name, concurrency.target())
-        run.execute(
-            SetReservedConcurrency,
-            ReservedConcurrency(
-                direction=Direction.RESTORE,
-                value=concurrency_baseline["reservedConcurrency"]
-                if concurrency_baseline
-                else settings.baseline_reserved_concurrency,
-            ),
-        )
-        cache_baseline = run.state.baseline(cache.name, cache.target())
-        run.execute(
-            SetStageCache,
-            StageCache(
-                direction=Direction.RESTORE,
-                enabled=cache_baseline["cacheClusterEnabled"] if cache_baseline else True,
-                size_gb=(cache_baseline or {}).get("cacheClusterSize") or settings.baseline_cache_size_gb,
-            ),
+    def decide_verified(self, situation: Situation) -> Decided:
+        facts, settings = situation.facts, situation.settings
+        if facts.firing_traffic_alarms:
+            firing = ", ".join(sorted(facts.firing_traffic_alarms))
+            return Decided(
+                (Report.of(TrafficAlarmActive(f"traffic alarm still in ALARM: {firing}; keeping the scale-up")),)
+            )
+        concurrency = facts.history.get(SetReservedConcurrency.name, History())
+        cache = facts.history.get(SetStageCache.name, History())
+        latest = max((h.last_raise for h in (concurrency, cache) if h.last_raise is not None), default=None)
+        hysteresis = settings.scale_down_hysteresis_seconds
+        if latest is not None and situation.now - latest < hysteresis:
+            ago = int(situation.now - latest)
+            return Decided(
+                (Report.of(HysteresisActive(f"last scale-up was {ago} s ago; scale-down waits {hysteresis} s")),)
+            )
+        concurrency_baseline = concurrency.baseline or {}
+        cache_baseline = cache.baseline
+        return Decided(
+            (
+                Act(
+                    SetReservedConcurrency,
+                    ReservedConcurrency(
+                        direction=Direction.RESTORE,
+                        value=concurrency_baseline.get("reservedConcurrency")
+                        if concurrency.baseline
+                        else settings.baseline_reserved_concurrency,
+                    ),
+                ),
+                Act(
+                    SetStageCache,
+                    StageCache(
+                        direction=Direction.RESTORE,
+                        enabled=cache_baseline["cacheClusterEnabled"] if cache_baseline else True,
+                        size_gb=(cache_baseline or {}).get("cacheClusterSize") or settings.baseline_cache_size_gb,
+                    ),
+                ),
+            )
         )

@@ -8,34 +8,30 @@ A spike only ever raises.
 
 from __future__ import annotations
 
-from remediation import guardrails
 from remediation.actions import ReservedConcurrency, SetReservedConcurrency, SetStageCache, StageCache
-from remediation.evidence import read_traffic
+from remediation.intents import Act, Decided, Need, Situation
 from remediation.runbooks.base import Runbook
-from remediation.runner import Run
-from remediation.signals import TRAFFIC_SIGNALS
+from remediation.signals import TRAFFIC_SIGNALS, Level
 
 
 class SpikeRunbook(Runbook):
     name = "spike_handler"
     signals = TRAFFIC_SIGNALS
     actions = (SetReservedConcurrency, SetStageCache)
+    reads = frozenset({Need.TRAFFIC})
     permissions = ("cloudwatch:GetMetricData",)
 
-    def run(self, run: Run) -> None:
-        self.require_state(run, "ALARM")
-        guardrails.verify_alarm_state(run.clients.cloudwatch, run.alarm, "ALARM")
-        run.evidence["traffic"] = read_traffic(run.clients.cloudwatch, run.settings)
-        settings = run.settings
-        run.execute(
-            SetReservedConcurrency,
-            ReservedConcurrency(
-                value=settings.critical_reserved_concurrency_target
-                if run.critical
-                else settings.reserved_concurrency_target
-            ),
+    def decide_verified(self, situation: Situation) -> Decided:
+        settings = situation.settings
+        critical = situation.recognised.level is Level.CRITICAL
+        concurrency = (
+            settings.critical_reserved_concurrency_target if critical else settings.reserved_concurrency_target
         )
-        run.execute(
-            SetStageCache,
-            StageCache(size_gb=settings.critical_cache_size_gb if run.critical else settings.cache_size_gb),
+        cache = settings.critical_cache_size_gb if critical else settings.cache_size_gb
+        return Decided(
+            (
+                Act(SetReservedConcurrency, ReservedConcurrency(value=concurrency)),
+                Act(SetStageCache, StageCache(size_gb=cache)),
+            ),
+            evidence={"traffic": situation.facts.traffic},
         )

@@ -1,0 +1,408 @@
+"""The pipeline: every intent of every runbook runs through one ordered list of guards.
+
+    lock → recall the first attempt's plan → read → converge → plan → approval → cooldown
+         → kill switch → dry-run → storm breaker → baseline → fix the plan → apply → complete
+
+Each guard either passes, ends the step with a decision (`Applied`, `Planned`, ...), or raises
+the typed error that names its limit; the error becomes the step's audit event in one place.
+
+Crash-consistent: any single failure of any AWS call, followed by Lambda's retries, ends in the
+runbook's state exactly once.
+- The lock is held by the alarm state change (re-entrant for its retries). Held by another, it
+  is waited for briefly, then the invocation fails, so Lambda delivers the alarm again later.
+- The first attempt fixes its plan (the concrete target: "db.r5.xlarge", "printapp-db-replica-2")
+  in the state table before applying it; a retry reuses it, never "one more step from now".
+- A retry that finds the planned value in place completes the bookkeeping and says so; one that
+  finds the plan completed changes nothing (`already-applied`).
+- Lock release and bookkeeping that fail after the change do not repeat the change: the retry
+  meets the fixed plan.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from remediation import guardrails
+from remediation.actions.base import Action, ActionParameters, Direction, Plan
+from remediation.audit import ActionRef, Decision, correlation_id_for
+from remediation.errors import (
+    AlreadyApplied,
+    ApprovalRequired,
+    LockNotReleased,
+    Outcome,
+    RemediationDisabled,
+    RemediationError,
+    limit_for,
+    outcome_for,
+)
+from remediation.intents import Act, Report
+from remediation.settings import ApprovalMode
+from remediation.state import FixedPlan
+
+if TYPE_CHECKING:
+    from remediation.alarm import AlarmNotification
+    from remediation.intents import Intent
+    from remediation.runtime import Runtime
+    from remediation.settings import Settings
+    from remediation.signals import Level
+
+logger = Logger()
+
+_UNREAD = object()
+
+
+@dataclass
+class Run:
+    """One attempt at one alarm state change: what every step of it shares."""
+
+    runtime: Runtime
+    alarm: AlarmNotification
+    level: Level | None = None
+    #: What the runbook read before deciding; attached to every decision of the run.
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    failure: BaseException | None = None
+    _fixed: dict[str, FixedPlan] | None = None
+    _kill_switch: object = _UNREAD
+
+    @property
+    def correlation_id(self) -> str:
+        return correlation_id_for(self.alarm)
+
+    def record(self, decision: Decision) -> None:
+        decision = replace(
+            decision,
+            level=decision.level or (self.level.value if self.level else None),
+            evidence=decision.evidence if decision.evidence is not None else (dict(self.evidence) or None),
+        )
+        detail = self.runtime.audit.record(decision, alarm=self.alarm, correlation_id=self.correlation_id)
+        self.decisions.append(
+            {
+                "outcome": detail["outcome"],
+                "action": decision.action.name if decision.action else None,
+                "limit": detail["limit"],
+                "reason": decision.reason,
+            }
+        )
+
+    def record_error(
+        self,
+        error: BaseException,
+        action: ActionRef | None = None,
+        before: Mapping[str, Any] | None = None,
+        decision_id: str | None = None,
+    ) -> None:
+        """Audit what stopped a step. A failure is kept, to be re-raised once the run is audited."""
+        if outcome_for(error) is Outcome.FAILED:
+            if not isinstance(error, RemediationError):
+                logger.exception("remediation failed", extra={"action": action.name if action else None})
+            self.failure = self.failure or error
+        reason = str(error) or type(error).__name__
+        self.record(
+            Decision(
+                outcome_for(error),
+                reason,
+                action=action,
+                before=before,
+                limit=limit_for(error),
+                decision_id=decision_id,
+            )
+        )
+
+    def fixed_plans(self) -> dict[str, FixedPlan]:
+        """What earlier attempts at this state change planned (read once per run)."""
+        if self._fixed is None:
+            self._fixed = self.runtime.state.fixed_plans(self.correlation_id)
+        return self._fixed
+
+    def kill_switch(self) -> str | None:
+        """Why remediation is off, or None. Read once per run: every step sees the same answer."""
+        if self._kill_switch is _UNREAD:
+            self._kill_switch = guardrails.read_kill_switch(self.runtime.settings, self.runtime.clients.ssm)
+        return self._kill_switch  # type: ignore[return-value]
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+
+@dataclass
+class Step:
+    """One action intent going through the guards."""
+
+    run: Run
+    action: Action[Any]
+    params: ActionParameters
+    decision_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    before: dict[str, Any] | None = None
+    plan: Plan | None = None
+    fixed: FixedPlan | None = None
+    locked: bool = False
+    storm_counted: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.run.runtime.settings
+
+    @property
+    def live(self) -> bool:
+        """It may change things: neither a dry run nor switched off."""
+        return not self.settings.dry_run and self.run.kill_switch() is None
+
+    @property
+    def raising(self) -> bool:
+        return self.params.direction is Direction.RAISE
+
+    @property
+    def storm_key(self) -> str:
+        return f"{self.run.correlation_id}#{self.action.name}"
+
+    def ref(self) -> ActionRef:
+        parameters = self.params.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if self.plan is not None:
+            parameters |= dict(self.plan.parameters)
+        return ActionRef(self.action.name, self.action.target(), parameters)
+
+    def decision(self, outcome: Outcome, reason: str, after: Mapping[str, Any] | None = None) -> Decision:
+        return Decision(
+            outcome,
+            reason,
+            action=self.ref(),
+            before=self.before,
+            after=after,
+            limit=self.plan.limit if self.plan else None,
+            decision_id=self.decision_id,
+        )
+
+
+Guard = Callable[[Step], Decision | None]
+
+
+# --- the guards, in order ------------------------------------------------------------------
+
+
+def take_lock(step: Step) -> None:
+    if step.live:
+        state, settings = step.run.runtime.state, step.settings
+        state.acquire_lock(
+            step.action.target(),
+            step.run.correlation_id,
+            ttl_seconds=settings.lock_ttl_seconds,
+            wait_seconds=settings.lock_wait_seconds,
+        )
+        step.locked = True
+
+
+def recall_fixed_plan(step: Step) -> Decision | None:
+    if not step.live:
+        return None
+    step.fixed = step.run.fixed_plans().get(step.action.name)
+    if step.fixed is None:
+        return None
+    if step.fixed.applied_at is not None:
+        step.before = dict(step.fixed.before)
+        raise AlreadyApplied(
+            f"{step.fixed.summary}: already applied by an earlier attempt at this alarm state change "
+            f"(decision {step.fixed.decision_id}); nothing to repeat"
+        )
+    # The target was fixed by the first attempt: a retry sets that, never a step further.
+    step.params = step.action.parameters.model_validate(step.fixed.params)
+    return None
+
+
+def read_before(step: Step) -> None:
+    step.before = step.action.read(step.params)
+
+
+def converge(step: Step) -> Decision | None:
+    """A retry that finds the first attempt's change in place: finish its bookkeeping, say so."""
+    fixed = step.fixed
+    if fixed is None or step.before is None or not step.action.holds(step.before, fixed.after):
+        return None
+    settings, state = step.settings, step.run.runtime.state
+    state.consume_storm_budget(
+        step.storm_key,
+        window_seconds=settings.storm_window_seconds,
+        max_actions=settings.storm_max_actions,
+        enforce=False,
+    )
+    _complete(step)
+    current = step.before
+    step.before = dict(fixed.before)
+    return replace(
+        step.decision(
+            Outcome.APPLIED,
+            f"{fixed.summary} — in place: an earlier attempt at this alarm state change made it "
+            "(its answer was lost); bookkeeping completed",
+            after=current,
+        ),
+        decision_id=fixed.decision_id,
+    )
+
+
+def plan_within_limits(step: Step) -> None:
+    assert step.before is not None
+    step.plan = step.action.plan(step.before, step.params)
+
+
+def ask_approval(step: Step) -> None:
+    if step.action.causes_outage and step.settings.db_approval_mode is ApprovalMode.MANUAL:
+        assert step.plan is not None
+        raise ApprovalRequired(f"approval mode is manual: {step.plan.summary} needs a human's approval")
+
+
+def check_cooldown(step: Step) -> None:
+    if step.raising:
+        action, run = step.action, step.run
+        guardrails.check_cooldown(
+            run.runtime.state.last_raise(action.name, action.target()),
+            run.runtime.clock(),
+            action.cooldown_seconds(),
+            f"{action.name} on {action.target()}",
+            run.correlation_id,
+        )
+
+
+def check_kill_switch(step: Step) -> None:
+    reason = step.run.kill_switch()
+    if reason is not None:
+        raise RemediationDisabled(reason)
+
+
+def stop_if_dry_run(step: Step) -> Decision | None:
+    if not step.settings.dry_run:
+        return None
+    assert step.plan is not None
+    return step.decision(Outcome.PLANNED, f"dry run: would set {step.plan.summary}", after=step.plan.after)
+
+
+def consume_storm_budget(step: Step) -> None:
+    settings = step.settings
+    step.run.runtime.state.consume_storm_budget(
+        step.storm_key, window_seconds=settings.storm_window_seconds, max_actions=settings.storm_max_actions
+    )
+    step.storm_counted = True
+
+
+def record_baseline(step: Step) -> None:
+    if step.raising:
+        assert step.before is not None
+        action = step.action
+        step.run.runtime.state.record_baseline(action.name, action.target(), action.baseline(step.before))
+
+
+def fix_plan(step: Step) -> None:
+    assert step.plan is not None
+    assert step.before is not None
+    pinned = step.params.model_copy(update=dict(step.plan.pins))
+    step.fixed = step.run.runtime.state.fix_plan(
+        step.run.correlation_id,
+        step.action.name,
+        FixedPlan(
+            params=pinned.model_dump(mode="json"),
+            after=step.plan.after,
+            before=step.before,
+            summary=step.plan.summary,
+            decision_id=step.decision_id,
+        ),
+    )
+
+
+def apply(step: Step) -> Decision:
+    assert step.plan is not None
+    after = step.action.apply(step.plan, step.params)
+    step.storm_counted = False  # applied: it stays counted whatever happens next
+    _complete(step)
+    return step.decision(Outcome.APPLIED, step.plan.summary, after=after)
+
+
+def _complete(step: Step) -> None:
+    run, action = step.run, step.action
+    run.runtime.state.complete(
+        run.correlation_id,
+        action.name,
+        action.target(),
+        raised=step.raising,
+        keep_seconds=_raise_memory(step),
+        clear_baseline=not step.raising,
+    )
+
+
+def _raise_memory(step: Step) -> int:
+    """How long a raise must be remembered: for its cooldown and for the scale-down hysteresis."""
+    return 2 * max(step.action.cooldown_seconds(), step.settings.scale_down_hysteresis_seconds) + 3600
+
+
+GUARDS: tuple[Guard, ...] = (
+    take_lock,
+    recall_fixed_plan,
+    read_before,
+    converge,
+    plan_within_limits,
+    ask_approval,
+    check_cooldown,
+    check_kill_switch,
+    stop_if_dry_run,
+    consume_storm_budget,
+    record_baseline,
+    fix_plan,
+    apply,
+)
+
+
+# --- running intents -----------------------------------------------------------------------
+
+
+def execute(run: Run, intent: Intent) -> None:
+    """Audit a report, or run an action through every guard; never raises (failures are kept)."""
+    if isinstance(intent, Report):
+        run.record(
+            Decision(intent.outcome, intent.reason, before=intent.before, limit=intent.limit, evidence=intent.evidence)
+        )
+        return
+    _run_action(run, intent)
+
+
+def _run_action(run: Run, act: Act) -> None:
+    runtime = run.runtime
+    step = Step(run, act.action(runtime.clients, runtime.settings), act.params)
+    try:
+        for guard in GUARDS:
+            decision = guard(step)
+            if decision is not None:
+                run.record(decision)
+                break
+    except Exception as error:  # a limit, an escalation, or AWS refusing: all audited
+        run.record_error(error, step.ref(), step.before, step.decision_id)
+        _give_back_storm_budget(step)
+    finally:
+        _release_lock(step)
+
+
+def _give_back_storm_budget(step: Step) -> None:
+    """The storm breaker counts what was applied, not what was tried."""
+    if not step.storm_counted:
+        return
+    try:
+        step.run.runtime.state.release_storm_budget(step.storm_key, window_seconds=step.settings.storm_window_seconds)
+    except Exception:  # counted once too often at worst: more careful, never less
+        logger.exception("could not give back the storm budget", extra={"key": step.storm_key})
+
+
+def _release_lock(step: Step) -> None:
+    if not step.locked:
+        return
+    try:
+        step.run.runtime.state.release_lock(step.action.target(), step.run.correlation_id)
+    except Exception as error:
+        logger.exception("could not release the lock", extra={"target": step.action.target()})
+        failure = LockNotReleased(
+            f"could not release the lock on {step.action.target()} ({error}); what this step decided stands; "
+            "failing so Lambda's retry releases it"
+        )
+        step.run.record_error(failure, step.ref(), step.before)
