@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# Powertools reads these when the layer's modules are imported, as Lambda sets them before that.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "printapp-remediation")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PrintAppRemediation")
+
 from collections.abc import Callable, Iterator
 from typing import Any
 

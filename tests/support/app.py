@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import moto  # noqa: F401  (imported before SESSION: a session takes the handlers moto registers)
 
 from remediation.clients import Clients
 from remediation.settings import Settings
@@ -136,21 +137,31 @@ def with_sns(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return event
 
 
+#: One session for every test's clients: botocore then loads each service's model once per run,
+#: not once per test (moto resets boto3's default session whenever a mock starts). Made after
+#: moto is imported, so the session carries moto's handlers.
+SESSION = boto3.Session(region_name=REGION)
+
+
+def client(service: str) -> Any:
+    return SESSION.client(service)  # type: ignore[call-overload]
+
+
 class App:
     """Stand-ins for printapp-api (function, REST API, stage) plus this project's own table and bus."""
 
     def __init__(self) -> None:
-        self.lambda_ = boto3.client("lambda", region_name=REGION)
-        self.apigateway = boto3.client("apigateway", region_name=REGION)
-        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-        self.dynamodb = boto3.client("dynamodb", region_name=REGION)
-        self.events = boto3.client("events", region_name=REGION)
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.ssm = boto3.client("ssm", region_name=REGION)
-        self.rds = boto3.client("rds", region_name=REGION)
+        self.lambda_ = client("lambda")
+        self.apigateway = client("apigateway")
+        self.cloudwatch = client("cloudwatch")
+        self.dynamodb = client("dynamodb")
+        self.events = client("events")
+        self.sqs = client("sqs")
+        self.ssm = client("ssm")
+        self.rds = client("rds")
         self.table = f"{STACK}-state"
         self.bus = f"{STACK}-audit"
-        standins = create_standins(lambda service: boto3.client(service, region_name=REGION))
+        standins = create_standins(client)
         self.function_name = standins.function_name
         self.rest_api_id = standins.rest_api_id
         self.db_instance_id = standins.db_instance_id
@@ -160,8 +171,8 @@ class App:
             self.put_alarm(name)
         # The handler's own clients come from our factory, so its retry policy is what is tested;
         # only Lambda is wrapped, to add the GetAccountSettings that moto lacks.
-        self.account = AccountSettingsLambda(Clients().lambda_)
-        self.handler_clients = Clients(overrides={"lambda": self.account})
+        self.account = AccountSettingsLambda(Clients(session=SESSION).lambda_)
+        self.handler_clients = Clients(overrides={"lambda": self.account}, session=SESSION)
 
     # --- setup -----------------------------------------------------------------------------
 

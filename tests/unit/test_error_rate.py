@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from remediation.runbooks.error_rate import ErrorRateTriageRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from remediation.runner import handle
-from support.app import App, alarm_message, load_event, with_sns
+from support.app import App, load_event, with_sns
 from support.audit import CallRecorder, by_outcome, for_action, only
 from support.fakes import FakeClock, LambdaContext
+from support.world import errors_with
 
 TRIAGE = ErrorRateTriageRunbook()
-FUNCTION = {"FunctionName": "printapp-api"}
-API = {"ApiName": "printapp-api", "Stage": "prod"}
-DB = {"DBInstanceIdentifier": "printapp-db"}
-
-
-def _changed_at(event_name: str) -> datetime:
-    return datetime.fromisoformat(alarm_message(load_event(event_name))["StateChangeTime"])
-
-
-def _errors_with(app: App, event_name: str, *, throttles: float = 0, errors: float = 0, db_cpu: float = 20) -> None:
-    """The app's metrics in the alarm's window: 5XX high, plus whatever the cause is."""
-    end = _changed_at(event_name)
-    app.put_metric("AWS/ApiGateway", "5XXError", API, [40, 55, 61], end)
-    app.put_metric("AWS/ApiGateway", "Count", API, [500, 520, 540], end)
-    app.put_metric("AWS/Lambda", "Invocations", FUNCTION, [480, 500, 510], end)
-    app.put_metric("AWS/Lambda", "Duration", FUNCTION, [180, 210, 190], end)
-    app.put_metric("AWS/Lambda", "Throttles", FUNCTION, [throttles / 3] * 3, end)
-    app.put_metric("AWS/Lambda", "Errors", FUNCTION, [errors / 3] * 3, end)
-    app.put_metric("AWS/RDS", "CPUUtilization", DB, [db_cpu - 5, db_cpu, db_cpu - 2], end)
-    app.put_metric("AWS/RDS", "DatabaseConnections", DB, [80, 85, 90], end)
 
 
 def test_critical_error_rate_with_throttling_raises_reserved_concurrency(app: App, invoke) -> None:
-    _errors_with(app, "error-rate-throttling", throttles=120)
+    errors_with(app, "error-rate-throttling", throttles=120)
 
     invoke(TRIAGE, load_event("error-rate-throttling"))
 
@@ -54,7 +33,7 @@ def test_critical_error_rate_with_throttling_raises_reserved_concurrency(app: Ap
 
 
 def test_critical_error_rate_with_no_component_signal_escalates(app: App, invoke) -> None:
-    _errors_with(app, "error-rate-unknown")
+    errors_with(app, "error-rate-unknown")
 
     invoke(TRIAGE, load_event("error-rate-unknown"))
 
@@ -67,7 +46,7 @@ def test_critical_error_rate_with_no_component_signal_escalates(app: App, invoke
 
 
 def test_function_errors_escalate_with_the_evidence(app: App, invoke) -> None:
-    _errors_with(app, "error-rate-critical", errors=90)
+    errors_with(app, "error-rate-critical", errors=90)
 
     invoke(TRIAGE, load_event("error-rate-critical"))
 
@@ -78,7 +57,7 @@ def test_function_errors_escalate_with_the_evidence(app: App, invoke) -> None:
 
 
 def test_database_saturation_goes_to_the_database_actions(app: App, invoke) -> None:
-    _errors_with(app, "error-rate-db-saturation", db_cpu=92)
+    errors_with(app, "error-rate-db-saturation", db_cpu=92)
 
     invoke(TRIAGE, load_event("error-rate-db-saturation"))
 
@@ -89,7 +68,7 @@ def test_database_saturation_goes_to_the_database_actions(app: App, invoke) -> N
 
 
 def test_warning_classifies_and_reports_without_changing_anything(app: App, invoke) -> None:
-    _errors_with(app, "error-rate-warning", throttles=120)
+    errors_with(app, "error-rate-warning", throttles=120)
 
     invoke(TRIAGE, load_event("error-rate-warning"))
 
@@ -102,7 +81,7 @@ def test_warning_classifies_and_reports_without_changing_anything(app: App, invo
 
 def test_triage_then_a_spike_inside_the_cooldown_acts_once(app: App, invoke, clock: FakeClock) -> None:
     # Given triage raised concurrency because of throttling
-    _errors_with(app, "error-rate-throttling", throttles=120)
+    errors_with(app, "error-rate-throttling", throttles=120)
     invoke(TRIAGE, load_event("error-rate-throttling"))
     app.audit_events()
     app.set_reserved_concurrency(100)

@@ -9,6 +9,7 @@ from remediation.runbooks.spike import SpikeRunbook
 from support.app import STACK, App, load_event
 from support.audit import by_outcome, for_action, only
 from support.fakes import FakeClock
+from support.world import calm_traffic_alarms
 
 SPIKE = SpikeRunbook()
 SCALE_DOWN = ScaleDownRunbook()
@@ -16,26 +17,11 @@ LATENCY_WARNING = f"{STACK}-api-latency-warning"
 LATENCY_CRITICAL = f"{STACK}-api-latency-critical"
 
 
-TRAFFIC_ALARMS = (
-    LATENCY_WARNING,
-    LATENCY_CRITICAL,
-    f"{STACK}-lambda-concurrency-warning",
-    f"{STACK}-lambda-concurrency-critical",
-    f"{STACK}-api-latency-p90",
-)
-
-
-def _calm(app: App) -> None:
-    """Every traffic alarm back to OK."""
-    for name in TRAFFIC_ALARMS:
-        app.set_alarm(name, "OK")
-
-
 def _spike_then_calm(app: App, invoke) -> None:
     """A spike was remediated; then every traffic alarm went back to OK."""
     invoke(SPIKE, load_event("latency-warning"))
     assert app.reserved_concurrency() == 200
-    _calm(app)
+    calm_traffic_alarms(app)
     app.audit_events()
 
 
@@ -124,7 +110,7 @@ def test_scale_down_without_a_recorded_baseline_uses_the_runbook_values(app: App
     # Given capacity raised by hand (no scale-up of ours, so no baseline was recorded)
     app.set_reserved_concurrency(250)
     app.set_stage_cache(True, "6.1")
-    _calm(app)
+    calm_traffic_alarms(app)
 
     invoke(SCALE_DOWN, load_event("latency-recovered"))
 
@@ -171,7 +157,7 @@ def test_scale_down_never_raises_what_the_spike_did_not(app: App, invoke, clock:
     # Given the storm breaker stopped the cache step, so only concurrency was raised
     invoke(SPIKE, load_event("latency-warning"), STORM_MAX_ACTIONS=1)
     assert app.stage_cache() == (False, None)
-    _calm(app)
+    calm_traffic_alarms(app)
     app.audit_events()
 
     clock.advance(16 * 60)

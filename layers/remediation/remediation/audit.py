@@ -160,7 +160,8 @@ class AuditPublisher:
                 # The event is in the log in full: recoverable by anyone who reads it.
                 logger.error("audit event not delivered", extra={"auditEntry": lost})
             raise AuditDeliveryError(
-                f"{len(undelivered)} of {len(entries)} audit events could not be delivered to {self._bus_name}"
+                f"{len(undelivered)} of {len(entries)} audit events could not be delivered to {self._bus_name}",
+                undelivered,
             )
 
     def _send_with_retries(self, batch: list[PutEventsRequestEntryTypeDef]) -> list[PutEventsRequestEntryTypeDef]:
@@ -258,8 +259,15 @@ class AuditTrail:
         self.details.append(detail)
         log = logger.warning if decision.outcome in (Outcome.FAILED, Outcome.REJECTED) else logger.info
         log(f"{decision.outcome.detail_type}: {decision.reason}", extra={"decision": detail})
-        metrics.add_metric(name=decision.outcome.detail_type.replace(" ", ""), unit=MetricUnit.Count, value=1)
+        try:
+            metrics.add_metric(name=decision.outcome.detail_type.replace(" ", ""), unit=MetricUnit.Count, value=1)
+        except Exception:  # a metric is for dashboards: it never costs a decision its audit event
+            logger.exception("could not add the decision metric")
         return detail
+
+    def resend(self, entries: list[PutEventsRequestEntryTypeDef]) -> None:
+        """Entries an earlier attempt could not deliver: they go out first, as they were."""
+        self._pending[:0] = entries
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []

@@ -34,14 +34,21 @@ RETRY_CONFIG = Config(
 
 
 class Clients:
-    def __init__(self, overrides: Mapping[str, Any] | None = None, config: Config = RETRY_CONFIG) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        config: Config = RETRY_CONFIG,
+        session: boto3.Session | None = None,
+    ) -> None:
         self._clients: dict[str, Any] = dict(overrides or {})
         self._config = config
+        self._session = session
 
     def get(self, service: str) -> Any:
         client = self._clients.get(service)
         if client is None:
-            client = self._clients[service] = boto3.client(service, config=self._config)  # type: ignore[call-overload]
+            factory = self._session or boto3
+            client = self._clients[service] = factory.client(service, config=self._config)  # type: ignore[call-overload]
         return client
 
     @property

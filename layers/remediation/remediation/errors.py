@@ -8,7 +8,7 @@ configuration) is a `Remediation Failed`, and that is re-raised so Lambda retrie
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class Outcome(StrEnum):
@@ -203,12 +203,21 @@ class ConfigurationError(RemediationError):
 class AuditDeliveryError(RemediationError):
     """Audit events that could not be delivered after retries (they are in the log in full)."""
 
+    def __init__(self, message: str, undelivered: list[Any] | None = None) -> None:
+        super().__init__(message)
+        #: The PutEvents entries that did not get through, for the next attempt to send.
+        self.undelivered = undelivered or []
+
 
 class LockHeld(RemediationError):
     """Another remediation is acting on the target. Not a decision: the invocation fails, so
     Lambda delivers the alarm again later, when the other one is done (never a dropped alarm)."""
 
     limit = Limit.LOCK
+
+
+class NotRecorded(RemediationError):
+    """A change was made but the state table did not take its record: the retry completes it."""
 
 
 class LockNotReleased(RemediationError):
@@ -222,6 +231,18 @@ class KillSwitchUnreadable(RemediationError):
     """Not knowing whether someone pulled the switch: neither act nor drop the alarm; retry."""
 
     limit = Limit.KILL_SWITCH
+
+
+_AUDITED = "__remediation_audited__"
+
+
+def mark_audited(error: BaseException) -> None:
+    """Note that a `Remediation Failed` event already tells of this error."""
+    setattr(error, _AUDITED, True)
+
+
+def was_audited(error: BaseException) -> bool:
+    return bool(getattr(error, _AUDITED, False))
 
 
 def outcome_for(error: BaseException) -> Outcome:

@@ -33,16 +33,19 @@ from remediation.audit import ActionRef, Decision, correlation_id_for
 from remediation.errors import (
     AlreadyApplied,
     ApprovalRequired,
+    AuditDeliveryError,
     LockNotReleased,
+    NotRecorded,
     Outcome,
     RemediationDisabled,
     RemediationError,
     limit_for,
+    mark_audited,
     outcome_for,
 )
 from remediation.intents import Act, Report
 from remediation.settings import ApprovalMode
-from remediation.state import FixedPlan
+from remediation.state import FixedPlan, RunRecord
 
 if TYPE_CHECKING:
     from remediation.alarm import AlarmNotification
@@ -67,7 +70,8 @@ class Run:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     failure: BaseException | None = None
-    _fixed: dict[str, FixedPlan] | None = None
+    #: What earlier attempts at this state change left (fixed plans, undelivered audit).
+    earlier: RunRecord = field(default_factory=lambda: RunRecord({}, []))
     _kill_switch: object = _UNREAD
 
     @property
@@ -95,12 +99,12 @@ class Run:
         error: BaseException,
         action: ActionRef | None = None,
         before: Mapping[str, Any] | None = None,
-        decision_id: str | None = None,
     ) -> None:
         """Audit what stopped a step. A failure is kept, to be re-raised once the run is audited."""
         if outcome_for(error) is Outcome.FAILED:
             if not isinstance(error, RemediationError):
                 logger.exception("remediation failed", extra={"action": action.name if action else None})
+            mark_audited(error)
             self.failure = self.failure or error
         reason = str(error) or type(error).__name__
         self.record(
@@ -110,15 +114,27 @@ class Run:
                 action=action,
                 before=before,
                 limit=limit_for(error),
-                decision_id=decision_id,
             )
         )
 
-    def fixed_plans(self) -> dict[str, FixedPlan]:
-        """What earlier attempts at this state change planned (read once per run)."""
-        if self._fixed is None:
-            self._fixed = self.runtime.state.fixed_plans(self.correlation_id)
-        return self._fixed
+    def recall(self) -> None:
+        """Read what earlier attempts left, and send first the audit events they could not."""
+        self.earlier = self.runtime.state.run_record(self.correlation_id)
+        self.runtime.audit.resend(self.earlier.undelivered)
+
+    def deliver_audit(self) -> None:
+        """Deliver the run's audit events; what the bus refuses is kept for the next attempt."""
+        state = self.runtime.state
+        try:
+            self.runtime.audit.flush()
+        except AuditDeliveryError as error:
+            try:
+                state.keep_undelivered(self.correlation_id, error.undelivered)
+            except Exception:  # they are in the log in full; the retry re-decides the rest
+                logger.exception("could not keep undelivered audit events for the next attempt")
+            raise
+        if self.earlier.undelivered:
+            state.forget_undelivered(self.correlation_id)
 
     def kill_switch(self) -> str | None:
         """Why remediation is off, or None. Read once per run: every step sees the same answer."""
@@ -201,7 +217,7 @@ def take_lock(step: Step) -> None:
 def recall_fixed_plan(step: Step) -> Decision | None:
     if not step.live:
         return None
-    step.fixed = step.run.fixed_plans().get(step.action.name)
+    step.fixed = step.run.earlier.plans.get(step.action.name)
     if step.fixed is None:
         return None
     if step.fixed.applied_at is not None:
@@ -234,11 +250,13 @@ def converge(step: Step) -> Decision | None:
     _complete(step)
     current = step.before
     step.before = dict(fixed.before)
+    # The decision is the first attempt's: if that one said Applied already, this repeats it
+    # under the same decisionId (subscribers keep one), and it never counts as a second change.
     return replace(
         step.decision(
             Outcome.APPLIED,
-            f"{fixed.summary} — in place: an earlier attempt at this alarm state change made it "
-            "(its answer was lost); bookkeeping completed",
+            f"{fixed.summary} — in place: made by an earlier attempt at this alarm state change; "
+            "its bookkeeping is now complete",
             after=current,
         ),
         decision_id=fixed.decision_id,
@@ -317,8 +335,16 @@ def apply(step: Step) -> Decision:
     assert step.plan is not None
     after = step.action.apply(step.plan, step.params)
     step.storm_counted = False  # applied: it stays counted whatever happens next
-    _complete(step)
-    return step.decision(Outcome.APPLIED, step.plan.summary, after=after)
+    applied = step.decision(Outcome.APPLIED, step.plan.summary, after=after)
+    try:
+        _complete(step)
+    except Exception as error:
+        step.run.record(applied)  # the change stands: say so first, then what failed
+        raise NotRecorded(
+            f"{step.plan.summary} is applied, but recording it in the state table failed ({error}); "
+            "Lambda's retry completes the record and does not repeat the change"
+        ) from error
+    return applied
 
 
 def _complete(step: Step) -> None:
@@ -378,7 +404,7 @@ def _run_action(run: Run, act: Act) -> None:
                 run.record(decision)
                 break
     except Exception as error:  # a limit, an escalation, or AWS refusing: all audited
-        run.record_error(error, step.ref(), step.before, step.decision_id)
+        run.record_error(error, step.ref(), step.before)
         _give_back_storm_budget(step)
     finally:
         _release_lock(step)

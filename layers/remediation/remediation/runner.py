@@ -20,7 +20,7 @@ from remediation import guardrails
 from remediation.alarm import AlarmDelivery, parse_deliveries
 from remediation.audit import Decision, correlation_id_for
 from remediation.clients import Clients, default_clients
-from remediation.errors import AlarmRejected, NotApplicable, Outcome, UnknownAlarm
+from remediation.errors import AlarmRejected, NotApplicable, Outcome, UnknownAlarm, was_audited
 from remediation.intents import Situation
 from remediation.observe import observe
 from remediation.pipeline import Run, execute
@@ -77,7 +77,11 @@ def handle(
                     "same alarm state change is being handled elsewhere", extra={"alarm": delivery.alarm.name}
                 )
                 raise
-            except Exception as error:  # already audited as Failed by the run
+            except Exception as error:
+                if not was_audited(error):
+                    # Outside a run (the idempotency store, the state table before the run began).
+                    logger.exception("remediation failed outside a run")
+                    audit.record(Decision(Outcome.FAILED, f"{type(error).__name__}: {error}"), alarm=delivery.alarm)
                 failure = failure or error
             else:
                 decisions.extend(result.get("decisions", []))
@@ -120,6 +124,7 @@ def _handle_delivery(
     def attempt() -> dict[str, Any]:
         run = Run(runtime, alarm, recognised.level)
         try:
+            run.recall()
             not_handled = runbook.handles(alarm)
             if not_handled is not None:
                 execute(run, not_handled)
@@ -140,7 +145,7 @@ def _handle_delivery(
         finally:
             # Delivered before the state change counts as handled: if the bus refuses, the
             # attempt fails and Lambda's retry delivers this run's decisions.
-            runtime.audit.flush()
+            run.deliver_audit()
         run.raise_failure()
         return {"decisions": run.decisions}
 

@@ -85,6 +85,14 @@ class FixedPlan:
 
 
 @dataclass(frozen=True)
+class RunRecord:
+    """What earlier attempts at one alarm state change left: fixed plans, undelivered audit."""
+
+    plans: Mapping[str, FixedPlan]
+    undelivered: list[Any]
+
+
+@dataclass(frozen=True)
 class RaiseRecord:
     applied_at: float
     #: The alarm state change that raised it (its correlation id).
@@ -149,7 +157,7 @@ class StateStore:
 
     # --- run records: what one alarm state change planned, fixed for every retry ---------------
 
-    def fixed_plans(self, correlation_id: str) -> dict[str, FixedPlan]:
+    def run_record(self, correlation_id: str) -> RunRecord:
         item = self._get(f"run#{correlation_id}") or {}
         plans = {}
         for attribute, value in item.items():
@@ -157,7 +165,25 @@ class StateStore:
                 action = attribute.removeprefix("plan:")
                 applied = item.get(f"applied:{action}")
                 plans[action] = FixedPlan.from_item(value["S"], float(applied["N"]) if applied else None)
-        return plans
+        undelivered = json.loads(item["undelivered"]["S"]) if "undelivered" in item else []
+        return RunRecord(plans, undelivered)
+
+    def keep_undelivered(self, correlation_id: str, entries: list[Any]) -> None:
+        """Audit entries an attempt could not deliver, for the next attempt to send first."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"id": {"S": f"run#{correlation_id}"}},
+            UpdateExpression="SET undelivered = :entries, expiration = :expiration",
+            ExpressionAttributeValues={
+                ":entries": {"S": json.dumps(entries)},
+                ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
+            },
+        )
+
+    def forget_undelivered(self, correlation_id: str) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table, Key={"id": {"S": f"run#{correlation_id}"}}, UpdateExpression="REMOVE undelivered"
+        )
 
     def fix_plan(self, correlation_id: str, action: str, plan: FixedPlan) -> FixedPlan:
         """Store the first attempt's plan; if one is stored already, that one wins."""
@@ -176,7 +202,7 @@ class StateStore:
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
-            return self.fixed_plans(correlation_id)[action]
+            return self.run_record(correlation_id).plans[action]
         return plan
 
     def complete(
@@ -319,7 +345,7 @@ class StateStore:
         now = self.now()
         return int(now // window_seconds * window_seconds) if window_seconds else int(now)
 
-    def consume_storm_budget(self, key: str, *, window_seconds: int, max_actions: int, enforce: bool = True) -> int:
+    def consume_storm_budget(self, key: str, *, window_seconds: int, max_actions: int, enforce: bool = True) -> None:
         """Count one applied action (`key`: state change and action) in the current window.
 
         Idempotent per key, so a retry is not counted twice; past the budget, escalate instead.
@@ -338,12 +364,11 @@ class StateStore:
         if enforce:
             values |= {":one": {"S": key}, ":max": {"N": str(max_actions)}}
         try:
-            response = self._dynamodb.update_item(
+            self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"id": {"S": f"storm#{window_start}"}},
                 UpdateExpression="ADD actions :key SET expiration = :expiration",
                 ExpressionAttributeValues=values,
-                ReturnValues="UPDATED_NEW",
                 **condition,  # type: ignore[arg-type]
             )
         except ClientError as error:
@@ -353,7 +378,6 @@ class StateStore:
                     "a human should look before anything else changes"
                 ) from error
             raise
-        return len(response["Attributes"]["actions"]["SS"])
 
     def release_storm_budget(self, key: str, *, window_seconds: int) -> None:
         """Give back what `consume_storm_budget` took for an action that was not applied."""
