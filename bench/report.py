@@ -1,12 +1,13 @@
-"""docs/BENCHMARKS.md from the measurements: tables, ratios, goals, and why a goal is missed."""
+"""docs/BENCHMARKS.md from the measurements: tables, ratios, goals, and by how much a goal is missed.
+
+How each figure is measured, why a goal is missed and what would fix it is prose, kept by hand in
+docs/BENCHMARKS-NOTES.md; the report links to it.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
-
-from world import ROOT
 
 SECTIONS = (
     "## Machine",
@@ -23,31 +24,8 @@ SECTIONS = (
 COLD_GOAL_BOTO3 = 1.5
 COLD_GOAL_C7N = 0.6
 WARM_GOAL = 1.3
-
-
-#: Where the engine code the report points at lives: (file, the line's pattern).
-DB_READ = ("layers/remediation/remediation/actions/db_instance.py", r"def read")
-REPLICA_READ_BACK = (
-    "layers/remediation/remediation/actions/read_replica.py",
-    r"return instance_state\(describe_instance",
-)
-TRACER = ("functions/spike_handler/app.py", r"Tracer\(\)")
-LAYER_REQUIREMENTS = ("layers/remediation/requirements.txt", r"powertools")
-PARSER_IMPORT = ("layers/remediation/remediation/alarm.py", r"utilities.parser import parse")
-ACTION_REGISTRY = ("layers/remediation/remediation/actions/__init__.py", r"^from remediation.actions.instance_class")
-STORM_BUDGET = ("layers/remediation/remediation/runner.py", r"consume_storm_budget\(")
-RECORD_RAISE = ("layers/remediation/remediation/runner.py", r"self.state.record_raise")
-
-
-def where(path: str, pattern: str) -> str:
-    """`path:line` of the first line matching `pattern`, so the report follows the code."""
-    try:
-        for number, line in enumerate((ROOT / path).read_text().splitlines(), start=1):
-            if re.search(pattern, line):
-                return f"`{path}:{number}`"
-    except OSError:
-        pass
-    return f"`{path}`"
+#: The notes, relative to the report (both in docs/).
+NOTES = "BENCHMARKS-NOTES.md"
 
 
 def _ms(seconds: float) -> str:
@@ -173,16 +151,17 @@ def _machine(machine: dict[str, Any]) -> list[str]:
     ]
 
 
+def _why(anchor: str, text: str = "why") -> str:
+    return f"[{text}]({NOTES}#{anchor})"
+
+
 def _cold_section(cold: dict[str, Any] | None) -> list[str]:
     lines = ["## 1. Cold start", ""]
     if not cold:
         return [*lines, "Not measured in this run.", ""]
     lines += [
-        f"A fresh interpreter per run imports the subject (everything its module-level code does), with the "
-        f"environment template.yaml gives the spike function (Lambda's own variables included, so Powertools "
-        f"behaves as in Lambda: `Tracing: Active` loads the X-Ray SDK). {cold['runs']} runs per subject, "
-        "interleaved; import time is measured inside the child, *process* adds interpreter start-up "
-        "(measured by the parent). Ratios are of medians measured in the same run.",
+        f"{cold['runs']} runs per subject, interleaved; ratios are of medians of this run "
+        f"({_why('1-cold-start', 'how it is measured')}).",
         "",
     ]
     rows = [
@@ -229,10 +208,8 @@ def _calls_section(paths: list[dict[str, Any]] | None) -> list[str]:
     if not paths:
         return [*lines, "Not measured in this run.", ""]
     lines += [
-        "Every API call of one invocation (botocore `before-call` hooks on all of the handler's clients), in "
-        "moto with the app's stand-ins and the template's settings (kill-switch parameter included). The "
-        "set-up before the measured invocation is not counted. The hand-written handler makes 9 calls on the "
-        "spike path (section 3).",
+        f"Every API call of one invocation; the set-up before it is not counted "
+        f"({_why('2-aws-calls-per-decision', 'how it is measured')}).",
         "",
     ]
     rows = [
@@ -264,34 +241,24 @@ def _warm_section(warm: dict[str, Any] | None) -> list[str]:
     if not warm:
         return [*lines, "Not measured in this run.", ""]
     lines += [
-        "The spike path (latency-warning.json) against in-process moto, state reset before every run (app "
-        "back to concurrency 100 and cache off, state table emptied), both handlers warmed up first, "
-        f"{warm['runs']} runs each, interleaved. Ours is `functions/spike_handler/app.py` `lambda_handler` "
-        "(Powertools decorators included, logs written to /dev/null, tracing off: no X-Ray daemon here). The "
-        "hand-written one is `bench/baseline_handler.py`: conditional PutItem (dedup), DescribeAlarms, "
-        "GetMetricData, GetFunctionConcurrency, GetAccountSettings, PutFunctionConcurrency, GetStage, "
-        "UpdateStage, one PutEvents. *In AWS calls* is the time spent inside botocore calls (moto included).",
+        f"The spike path against in-process moto, {warm['runs']} runs per handler, interleaved "
+        f"({_why('3-warm-per-alarm-time', 'how it is measured')}).",
         "",
     ]
     rows = [
         (
-            "ours (spike_handler)",
-            f"{warm['ours_ms']:.1f} ms",
-            f"{warm['ours_spread_ms'][0]:.0f}–{warm['ours_spread_ms'][1]:.0f} ms",
-            warm["ours_calls"],
-            f"{warm['in_calls_ms']['ours']:.1f} ms",
-            f"{warm['ours_ms'] - warm['in_calls_ms']['ours']:.1f} ms",
-            _x(warm["ratio"]),
-        ),
-        (
-            "hand-written boto3",
-            f"{warm['baseline_ms']:.1f} ms",
-            f"{warm['baseline_spread_ms'][0]:.0f}–{warm['baseline_spread_ms'][1]:.0f} ms",
-            warm["baseline_calls"],
-            f"{warm['in_calls_ms']['baseline']:.1f} ms",
-            f"{warm['baseline_ms'] - warm['in_calls_ms']['baseline']:.1f} ms",
-            "1.00×",
-        ),
+            label,
+            f"{warm[f'{key}_ms']:.1f} ms",
+            f"{warm[f'{key}_spread_ms'][0]:.0f}–{warm[f'{key}_spread_ms'][1]:.0f} ms",
+            warm[f"{key}_calls"],
+            f"{warm['in_calls_ms'][key]:.1f} ms",
+            f"{warm[f'{key}_ms'] - warm['in_calls_ms'][key]:.1f} ms",
+            ratio,
+        )
+        for label, key, ratio in (
+            ("ours (spike_handler)", "ours", _x(warm["ratio"])),
+            ("hand-written boto3", "baseline", "1.00×"),
+        )
     ]
     lines += _table(("handler", "median", "min–max", "AWS calls", "in AWS calls", "outside calls", "ratio"), rows)
     return [*lines, ""]
@@ -301,15 +268,10 @@ def _storm_section(storm: dict[str, Any] | None) -> list[str]:
     lines = ["## 4. Alarm storm", ""]
     if not storm:
         return [*lines, "Not measured in this run.", ""]
-    ours, theirs = storm["ours"], storm["baseline"]
     lines += [
-        f"{storm['notifications']} SNS notifications = {storm['distinct']} distinct state changes of the latency "
-        f"alarm (StateChangeTime one second apart) × {storm['deliveries']} deliveries, shuffled with a fixed "
-        "seed, sent one by one to each handler against the same moto state (reset between the two). "
-        "COOLDOWN_SECONDS=86400: the first change applies both actions; every later distinct change is decided "
-        "too, and skipped (only-raise/cooldown). What is counted is **decisions**, not applied actions. The "
-        "hand-written handler dedups with one conditional PutItem per notification (`attribute_not_exists(id)` "
-        "on `dedup#<AlarmArn>#<StateChangeTime>#<NewStateValue>`, TTL one day), before acting.",
+        f"{storm['notifications']} SNS notifications = {storm['distinct']} distinct state changes × "
+        f"{storm['deliveries']} deliveries, shuffled, to each handler; what is counted is decisions "
+        f"({_why('4-alarm-storm', 'how it is measured')}).",
         "",
     ]
     rows = [
@@ -324,8 +286,8 @@ def _storm_section(storm: dict[str, Any] | None) -> list[str]:
             ratio,
         )
         for name, result, ratio in (
-            ("ours (spike_handler)", ours, _x(storm["ratio_throughput"])),
-            ("hand-written boto3", theirs, "1.00×"),
+            ("ours (spike_handler)", storm["ours"], _x(storm["ratio_throughput"])),
+            ("hand-written boto3", storm["baseline"], "1.00×"),
         )
     ]
     lines += _table(
@@ -355,179 +317,110 @@ def _layer_section(layer: dict[str, Any] | None) -> list[str]:
 
 
 def _missed(results: dict[str, Any]) -> list[str]:
-    lines = ["## Missed goals: by how much, and why", ""]
+    """Each missed goal with the figures that miss it; the why is in the notes."""
+    missed: list[str] = []
     cold, warm, storm, paths = results.get("cold"), results.get("warm"), results.get("storm"), results.get("calls")
-    found = False
-    if cold:
-        by = _cold(cold)
-        spike = by.get("spike_handler")
-        xray = by.get("boto3_xray")
-        if spike and spike["vs_boto3"] > COLD_GOAL_BOTO3:
-            found = True
-            allowed = COLD_GOAL_BOTO3 * by["boto3"]["median_s"]
-            lines.append(
-                f"- **Cold start vs boto3**: spike_handler {_x(spike['vs_boto3'])} (goal ≤ {COLD_GOAL_BOTO3}×), "
-                f"{_ms(spike['median_s'] - allowed)} over the {_ms(allowed)} the goal allows. Why, from the "
-                "import profile above: the handler loads the X-Ray SDK (Powertools `Tracer()` in Lambda with "
-                "tracing on; `aws_xray_sdk.core` builds its global recorder at import, whose sampler creates "
-                "botocore X-Ray clients: service model and endpoint files are loaded), the Powertools parser "
-                "package (every envelope and event model is a pydantic model built at import), pydantic "
-                "itself, and the engine's own models (settings, alarm, every action's parameters, the DB ones "
-                "included in the spike handler)."
-                + (
-                    f" The X-Ray SDK alone adds {_ms(xray['median_s'] - by['boto3']['median_s'])} to boto3 "
-                    "(Powertools 3 imports it even with `POWERTOOLS_TRACE_DISABLED=true`: `Tracer()` builds its X-Ray "
-                    "provider first, then disables it)."
-                    if xray
-                    else ""
-                )
-            )
-        if spike and spike.get("vs_c7n") and spike["vs_c7n"] > COLD_GOAL_C7N:
-            found = True
-            allowed = COLD_GOAL_C7N * by["c7n"]["median_s"]
-            lines.append(
-                f"- **Cold start vs Cloud Custodian**: {_x(spike['vs_c7n'])} (goal ≤ {COLD_GOAL_C7N}×), "
-                f"{_ms(spike['median_s'] - allowed)} over. Custodian's entry loads boto3, its registries and "
-                "the three resource modules, but neither pydantic nor the X-Ray SDK; "
-                f"its peak RSS is {by['c7n']['rss_median_mb']:.0f} MB vs {spike['rss_median_mb']:.0f} MB."
-            )
-        deployed = by.get("spike_handler_deployed")
-        if deployed and spike:
-            found = True
-            lines.append(
-                f"- **As deployed it is worse**: {_ms(deployed['median_s'])} ({_x(deployed['vs_boto3'])} boto3) "
-                f"vs {_ms(spike['median_s'])} with bytecode: `sam build` ships the layer without a single .pyc "
-                "and /opt is read-only, so every cold start compiles the layer's modules — botocore included, "
-                "which the layer carries (pulled in by aws-xray-sdk) and which shadows the runtime's own, "
-                "precompiled botocore."
-            )
-    if paths:
-        for path in paths:
-            missed = [goal for goal, ok in path["goals"].items() if not ok]
-            if missed:
-                found = True
-                extra = " (an extra path, beyond the issue's list)" if path["extra"] else ""
-                detail = ", ".join(f"`{call}` {n}×" for call, n in path["repeated_reads"].items())
-                lines.append(
-                    f"- **AWS calls, {path['label']}**{extra}: {', '.join(missed)}: {detail}. Each database action "
-                    f"reads the instance itself ({where(*DB_READ)}), and the read replica reads it again after "
-                    f"creating the replica ({where(*REPLICA_READ_BACK)})."
-                )
+    by = _cold(cold) if cold else {}
+    spike, xray = by.get("spike_handler"), by.get("boto3_xray")
+    if spike and spike["vs_boto3"] > COLD_GOAL_BOTO3:
+        allowed = COLD_GOAL_BOTO3 * by["boto3"]["median_s"]
+        missed.append(
+            f"**Cold start vs boto3**: spike_handler {_x(spike['vs_boto3'])} (goal ≤ {COLD_GOAL_BOTO3}×), "
+            f"{_ms(spike['median_s'] - allowed)} over the {_ms(allowed)} the goal allows"
+            + (f"; the X-Ray SDK alone adds {_ms(xray['median_s'] - by['boto3']['median_s'])} to boto3" if xray else "")
+            + f". {_why('cold-start-vs-boto3')}"
+        )
+    if spike and spike.get("vs_c7n") and spike["vs_c7n"] > COLD_GOAL_C7N:
+        missed.append(
+            f"**Cold start vs Cloud Custodian**: {_x(spike['vs_c7n'])} (goal ≤ {COLD_GOAL_C7N}×), "
+            f"{_ms(spike['median_s'] - COLD_GOAL_C7N * by['c7n']['median_s'])} over; peak RSS "
+            f"{by['c7n']['rss_median_mb']:.0f} MB vs {spike['rss_median_mb']:.0f} MB. "
+            + _why("cold-start-vs-cloud-custodian")
+        )
+    deployed = by.get("spike_handler_deployed")
+    if deployed and spike:
+        missed.append(
+            f"**As deployed it is worse**: {_ms(deployed['median_s'])} ({_x(deployed['vs_boto3'])} boto3) "
+            f"vs {_ms(spike['median_s'])} with bytecode. {_why('as-deployed')}"
+        )
+    for path in paths or []:
+        goals = [goal for goal, ok in path["goals"].items() if not ok]
+        if goals:
+            extra = " (an extra path, beyond the issue's list)" if path["extra"] else ""
+            detail = ", ".join(f"`{call}` {n}×" for call, n in path["repeated_reads"].items())
+            missed.append(f"**AWS calls, {path['label']}**{extra}: {', '.join(goals)}: {detail}. {_why('aws-calls')}")
     if warm and warm["ratio"] > WARM_GOAL:
-        found = True
-        extra_calls = warm["ours_calls"] - warm["baseline_calls"]
-        lines.append(
-            f"- **Warm per-alarm time**: {_x(warm['ratio'])} (goal ≤ {WARM_GOAL}×), "
-            f"{warm['ours_ms'] - WARM_GOAL * warm['baseline_ms']:.0f} ms over. {warm['ours_calls']} AWS calls vs "
-            f"{warm['baseline_calls']}: the {extra_calls} extra are the safety rules, all on the state table and "
-            "SSM — idempotency is two writes (Powertools: in-progress, then the result), the kill-switch "
-            "parameter is read once, and each of the two actions takes a lock (PutItem), reads its cooldown "
-            "(GetItem), counts against the storm breaker (UpdateItem), records the baseline (conditional "
-            "PutItem), records the raise (PutItem) and releases the lock (DeleteItem). Time in AWS calls is "
-            f"{warm['in_calls_ms']['ours']:.0f} ms vs {warm['in_calls_ms']['baseline']:.0f} ms; outside them "
-            f"{warm['ours_ms'] - warm['in_calls_ms']['ours']:.0f} ms vs "
-            f"{warm['baseline_ms'] - warm['in_calls_ms']['baseline']:.0f} ms (parsing with pydantic, Powertools "
-            "logging of each decision in full, idempotency hashing, audit JSON). Against real AWS each DynamoDB "
-            "call is a network round trip (single-digit ms), so the call count dominates there even more."
+        outside = {key: warm[f"{key}_ms"] - warm["in_calls_ms"][key] for key in ("ours", "baseline")}
+        missed.append(
+            f"**Warm per-alarm time**: {_x(warm['ratio'])} (goal ≤ {WARM_GOAL}×), "
+            f"{warm['ours_ms'] - WARM_GOAL * warm['baseline_ms']:.0f} ms over; {warm['ours_calls']} AWS calls vs "
+            f"{warm['baseline_calls']}, {warm['in_calls_ms']['ours']:.0f} ms vs "
+            f"{warm['in_calls_ms']['baseline']:.0f} ms in them, {outside['ours']:.0f} ms vs "
+            f"{outside['baseline']:.0f} ms outside them. {_why('warm-per-alarm-time')}"
         )
     if storm and storm["ratio_throughput"] < 1 / WARM_GOAL:
-        found = True
-        lines.append(
-            f"- **Alarm storm throughput** (no explicit goal): {_x(storm['ratio_throughput'])} the hand-written "
-            f"throughput. {storm['ours']['calls']} AWS calls vs {storm['baseline']['calls']}: a duplicate costs "
-            "both one conditional PutItem, so the gap comes from the distinct changes (full decision path with "
-            "its state-table calls) and from the per-notification overhead outside calls (parsing, logging)."
+        missed.append(
+            f"**Alarm storm throughput** (no explicit goal): {_x(storm['ratio_throughput'])} the hand-written "
+            f"throughput; {storm['ours']['calls']} AWS calls vs {storm['baseline']['calls']}. "
+            f"{_why('alarm-storm-throughput')}"
         )
-    if not found:
-        lines.append("None: every goal measured in this run is met.")
-    return [*lines, ""]
+    lines = [f"- {line}" for line in missed] or ["None: every goal measured in this run is met."]
+    return ["## Missed goals: by how much, and why", "", *lines, ""]
 
 
 def _fixes(results: dict[str, Any]) -> list[str]:
+    """What this run measured of each fix the notes describe (the notes' numbering)."""
     cold, layer, warm = results.get("cold"), results.get("layer"), results.get("warm")
     by = _cold(cold) if cold else {}
     profile = (cold or {}).get("profiles", {}).get("spike_handler", {})
     cumulative = {c["module"]: c["ms"] for c in profile.get("cumulative", [])}
-    lines = [
+    paths = {p["key"]: p for p in results.get("calls") or []}
+    unmeasured = "not measured in this run"
+    xray = unmeasured
+    if "boto3_xray" in by:
+        xray = f"{_ms(by['boto3_xray']['median_s'] - by['boto3']['median_s'])} per cold start"
+    botocore = next((size for name, size in (layer or {}).get("packages", []) if name == "botocore"), None)
+    if botocore and layer:
+        xray += f"; botocore is {_mb(botocore)} of the {_mb(layer['bytes'])} layer"
+    bytecode = unmeasured
+    if "spike_handler_deployed" in by and "spike_handler" in by:
+        bytecode = f"{_ms(by['spike_handler_deployed']['median_s'] - by['spike_handler']['median_s'])} per cold start"
+    parser = cumulative.get("aws_lambda_powertools.utilities.parser")
+    db_modules = ("instance_class", "read_replica", "storage_autoscaling")
+    db_actions = [
+        cumulative[f"remediation.actions.{m}"] for m in db_modules if f"remediation.actions.{m}" in cumulative
+    ]
+    spike, db_warning = paths.get("spike"), paths.get("db_warning")
+    rows = [
+        ("1. The X-Ray SDK at import", xray),
+        ("2. Ship bytecode in the layer", bytecode),
+        ("3. The Powertools parser package", f"{parser:.0f} ms import" if parser is not None else unmeasured),
+        ("4. Every action loads in every handler", f"{sum(db_actions):.0f} ms import" if db_actions else unmeasured),
+        (
+            "5. One storm-breaker write per run",
+            f"1 of {spike['total']} calls on the spike path" if spike else unmeasured,
+        ),
+        (
+            "6. Read the database once per run",
+            ", ".join(f"`{call}` {n}× on DB warning" for call, n in db_warning["repeated_reads"].items()) or "no repeat"
+            if db_warning
+            else unmeasured,
+        ),
+        (
+            "7. Bookkeeping and lock release in one write",
+            f"1 call per applied action (2 of the spike path's {warm['ours_calls']})" if warm else unmeasured,
+        ),
+    ]
+    return [
         "## Cheap fixes in the engine (measured here, not applied)",
         "",
-        "The benchmark changes no engine code; these are for the owner of the design. Gains are from this run.",
+        "The benchmark changes no engine code; each fix is described in "
+        + _why("cheap-fixes-in-the-engine", "the notes")
+        + ".",
+        "",
+        *_table(("fix", "what this run measured of it"), rows),
         "",
     ]
-    fixes: list[str] = []
-    xray_gain = (
-        f"about {_ms(by['boto3_xray']['median_s'] - by['boto3']['median_s'])} "
-        "(`import boto3, aws_xray_sdk.core` minus `import boto3`, measured side by side)"
-        if "boto3_xray" in by
-        else "the X-Ray share of the profile"
-    )
-    botocore = next((size for name, size in (layer or {}).get("packages", []) if name == "botocore"), None)
-    fixes.append(
-        f"**The X-Ray SDK at import** — {where(*TRACER)} (and the three other handlers), `[tracer]` in "
-        f"{where(*LAYER_REQUIREMENTS)}. In Lambda "
-        "with tracing on, `Tracer()` imports `aws_xray_sdk.core`, whose recorder creates botocore X-Ray clients "
-        f"at import (`aws_xray_sdk/core/sampling/connector.py` `_create_xray_client`). Measured gain: {xray_gain} "
-        "per cold start. Options: keep `Tracing: Active` (Lambda still records the invocation's segment) and drop "
-        "the SDK; or keep the SDK but only where a subsegment is worth it. Dropping the extra also removes "
-        "aws-xray-sdk's `botocore` dependency from the layer"
-        + (f" ({_mb(botocore)} of {_mb(layer['bytes'])})" if botocore and layer else "")
-        + "."
-    )
-    if "spike_handler_deployed" in by and "spike_handler" in by:
-        gain = by["spike_handler_deployed"]["median_s"] - by["spike_handler"]["median_s"]
-        fixes.append(
-            "**Ship bytecode in the layer** — `RemediationLayer` in `template.yaml` (`BuildMethod: python3.12`): "
-            "the built layer has no .pyc, and Lambda cannot write them (/opt is read-only), so each cold start "
-            "compiles every module of the layer. A `BuildMethod: makefile` step that runs "
-            "`python3.12 -m compileall -q --invalidation-mode unchecked-hash` on the artifacts (unchecked-hash: "
-            f"zip timestamps cannot be trusted). Measured gain: {_ms(gain)} per cold start (as deployed vs with .pyc); "
-            "part of it is botocore's compilation, which fix 1 removes with botocore itself."
-        )
-    if "aws_lambda_powertools.utilities.parser" in cumulative:
-        fixes.append(
-            f"**The Powertools parser package** — {where(*PARSER_IMPORT)} and the two lines after it: "
-            "importing `parse`, `BaseEnvelope` and `SnsNotificationModel` loads every envelope and event "
-            "model of Powertools (pydantic models built at import). About "
-            f"{cumulative['aws_lambda_powertools.utilities.parser']:.0f} ms in this run's profile (less what pydantic "
-            "itself costs, which stays). A small SNS envelope of our own on pydantic would avoid it; it goes against "
-            "STYLE.md's 'Powertools parser with the SNS envelope', so it is the owner's call."
-        )
-    db_actions = [
-        cumulative.get(m, 0.0)
-        for m in (
-            "remediation.actions.instance_class",
-            "remediation.actions.read_replica",
-            "remediation.actions.storage_autoscaling",
-        )
-    ]
-    if sum(db_actions) >= 10:  # below that it is noise, not a fix worth making
-        fixes.append(
-            f"**Every action loads in every handler** — {where(*ACTION_REGISTRY)}: "
-            "the registry imports all five actions, so the spike handler also builds the database actions' "
-            f"models (~{sum(db_actions):.0f} ms in this profile, noisy). Import the registry lazily (or let runbooks "
-            "import their action modules directly) to load only what a handler runs."
-        )
-    fixes.append(
-        f"**One storm-breaker write per run, not per action** — {where(*STORM_BUDGET)}: "
-        "each applied action does its own `UpdateItem` on the same `storm#<window>` item, so a spike makes two. "
-        "Counting the run's applied actions once (`ADD actions :n`) saves 1 of 23 calls on the spike path and "
-        "on scale-down."
-    )
-    fixes.append(
-        f"**Read the database once per run** — {where(*DB_READ)} and {where(*REPLICA_READ_BACK)}: "
-        "on DB warning `DescribeDBInstances` runs 3 times (each action's read, then the replica's read-back). "
-        "Sharing the run's `before` between the database actions (and building the replica's `after` from the "
-        "plan, as the class step does from ModifyDBInstance's answer) saves 2 calls."
-    )
-    if warm:
-        fixes.append(
-            f"**Raise record and lock release in one write** — {where(*RECORD_RAISE)}: "
-            "after applying, `PutItem raise#…` and `DeleteItem lock#…` are two sequential calls on the same table; "
-            "one `TransactWriteItems` (or letting the lock item's expiry do the release) saves 1 call per applied "
-            f"action (2 of the spike path's {warm['ours_calls']})."
-        )
-    lines += [f"{n}. {fix}" for n, fix in enumerate(fixes, start=1)]
-    return [*lines, ""]
 
 
 def render(results: dict[str, Any], command: str) -> str:
@@ -536,7 +429,8 @@ def render(results: dict[str, Any], command: str) -> str:
         "",
         "Generated by `make bench` (bench/run.py); do not edit by hand. Every figure is a median over repeated "
         "runs and is given with a ratio to a baseline measured in the same run: absolute times on a shared "
-        "2-core machine mean little, ratios measured side by side mean more.",
+        "2-core machine mean little, ratios measured side by side mean more. How each figure is measured, why a "
+        f"goal is missed and what would fix it: [{NOTES}]({NOTES}).",
         "",
         *_machine(results["machine"]),
         "## Summary",

@@ -23,6 +23,9 @@ for _path in (LAYER, ROOT / "tests", ROOT / "tools"):
         sys.path.insert(0, str(_path))
 
 # These imports need the paths above.
+# moto before any boto3 session is made (tests/support/app.py makes one on import): only sessions
+# made after moto is imported get its stubber.
+import moto  # noqa: E402, F401
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 STACK = "printapp-remediation"
@@ -49,19 +52,12 @@ FAKE_AWS = {
 def template_environment(handler: str) -> dict[str, str]:
     """The environment Lambda gives `handler`'s function: the template's variables and Lambda's own."""
     from cfn_template import Resolver, Stack, load_template
-    from invoke import TEMPLATE, LambdaContext, lambda_environment, local_function
+    from local_invoke import TEMPLATE, LambdaContext, lambda_environment, local_function
 
     template = load_template(TEMPLATE)
     stack = Stack(name=STACK, region=REGION, account_id=ACCOUNT_ID)
     function = local_function(template, FUNCTIONS[handler], Resolver(template, stack), {})
-    context = LambdaContext(
-        function_name=function.name,
-        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function.name}",
-        memory_limit_in_mb=str(function.memory_mb),
-        log_group_name=function.log_group,
-        timeout_seconds=function.timeout_seconds,
-    )
-    return lambda_environment(function, context, REGION)
+    return lambda_environment(function, LambdaContext.of(function, stack), REGION)
 
 
 def handler_overrides(handler: str) -> dict[str, str]:

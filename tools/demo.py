@@ -30,10 +30,11 @@ from timeline import Console, render_png
 STACK = "printapp-remediation"
 OUTPUT_DIR = ROOT / "out" / "demo"
 #: Short timings so the story plays in about a minute (the defaults are minutes to an hour).
+COOLDOWN_SECONDS, HYSTERESIS_SECONDS = 10, 20
 LOCAL_PARAMETERS = {
     "LocalEmulator": "true",
-    "CooldownSeconds": 10,
-    "ScaleDownHysteresisSeconds": 20,
+    "CooldownSeconds": COOLDOWN_SECONDS,
+    "ScaleDownHysteresisSeconds": HYSTERESIS_SECONDS,
     "DbCooldownSeconds": 30,
 }
 #: How long a quiet step waits to be sure nothing (else) happens.
@@ -210,7 +211,7 @@ class Story:
         )
         # Past the hysteresis window, counted from the scale-up.
         since_spike = (datetime.now(UTC) - self.results[0].finished).total_seconds()
-        time.sleep(max(0.0, LOCAL_PARAMETERS["ScaleDownHysteresisSeconds"] + 2 - since_spike))
+        time.sleep(max(0.0, HYSTERESIS_SECONDS + 2 - since_spike))
         self._step(
             "recovery",
             "Still normal after the hysteresis window",
@@ -321,7 +322,7 @@ class Story:
         self.lambda_.put_function_concurrency(
             FunctionName=self.standins.function_name, ReservedConcurrentExecutions=EVERYDAY_RESERVED_CONCURRENCY
         )
-        time.sleep(LOCAL_PARAMETERS["CooldownSeconds"] + 1)
+        time.sleep(COOLDOWN_SECONDS + 1)
         self._step(
             "dry-run",
             "The same spike with DRY_RUN=true",

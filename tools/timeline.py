@@ -159,6 +159,7 @@ def render_png(results: list[StepResult], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.lines import Line2D  # noqa: PLC0415
 
     start = results[0].started
     figure, axes = plt.subplots(len(SIGNALS), 1, figsize=(12, 8), sharex=True)
@@ -195,7 +196,7 @@ def render_png(results: list[StepResult], path: Path) -> Path:
             va="bottom",
             color="dimgray",
         )
-    handles = [plt.Line2D([0], [0], color=_PNG_COLOUR[o], linewidth=2) for o in sorted(seen)]
+    handles = [Line2D([0], [0], color=_PNG_COLOUR[o], linewidth=2) for o in sorted(seen)]
     figure.legend(handles, sorted(seen), loc="lower center", ncol=len(seen), fontsize=8, title="decisions")
     axes[-1].set_xlabel("seconds since the story started")
     figure.suptitle("PrintApp Remediation: the local story (signals scripted; decisions from the deployed functions)")

@@ -1,4 +1,4 @@
-"""template.yaml as data: a YAML loader that keeps CloudFormation's short-form tags."""
+"""template.yaml as data (short-form tags in their long form, by tools/cfn_template.py), and what tests read in it."""
 
 from __future__ import annotations
 

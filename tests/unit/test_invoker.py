@@ -1,4 +1,4 @@
-"""The Docker-free invoker (tools/invoke.py): template.yaml resolved as CloudFormation would, and
+"""The Docker-free invoker (tools/local_invoke.py): template.yaml resolved as CloudFormation would, and
 every event file run end to end, as a separate process, against a moto server.
 
 moto gap, stated once: moto has no Lambda GetAccountSettings. A spike that reaches the
@@ -25,14 +25,14 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
-import invoke
+import local_invoke
 from cfn_template import Resolver, Stack, TemplateError, function_properties, load_template
 from support.app import EVENTS, STACK, App, alarm_message, load_event
 from support.audit import for_action, only
 from support.fakes import ACCOUNT_ID, REGION
 from support.template import ROOT, TEMPLATE
 
-INVOKER = ROOT / "tools" / "invoke.py"
+INVOKER = ROOT / "tools" / "local_invoke.py"
 
 #: The function each event file is meant for: the one whose filter policy in template.yaml matches it.
 FUNCTION_FOR = {
@@ -131,7 +131,7 @@ def test_env_vars_file_overrides_declared_variables_as_sam_does() -> None:
     }
 
     # When the function is read for invocation
-    function = invoke.local_function(load_template(TEMPLATE), "SpikeHandlerFunction", _resolver(), env_vars)
+    function = local_invoke.local_function(load_template(TEMPLATE), "SpikeHandlerFunction", _resolver(), env_vars)
 
     # Then the function's own entry wins, and only variables the template declares are set
     assert (function.environment["DRY_RUN"], function.environment["COOLDOWN_SECONDS"]) == ("true", "10")
@@ -142,7 +142,7 @@ def test_env_vars_file_overrides_declared_variables_as_sam_does() -> None:
 
 
 def test_the_context_counts_down_from_the_function_timeout() -> None:
-    context = invoke.LambdaContext(
+    context = local_invoke.LambdaContext(
         function_name="printapp-remediation-spike-handler",
         invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:printapp-remediation-spike-handler",
         memory_limit_in_mb="256",
@@ -154,7 +154,10 @@ def test_the_context_counts_down_from_the_function_timeout() -> None:
 
 
 def test_a_handler_that_outlives_its_timeout_is_stopped_as_lambda_stops_it() -> None:
-    with pytest.raises(invoke.TaskTimedOut, match=r"Task timed out after 0\.05 seconds"), invoke.lambda_timeout(0.05):
+    with (
+        pytest.raises(local_invoke.TaskTimedOut, match=r"Task timed out after 0\.05 seconds"),
+        local_invoke.lambda_timeout(0.05),
+    ):
         time.sleep(2)
 
 
@@ -162,7 +165,7 @@ def test_a_handler_that_outlives_its_timeout_is_stopped_as_lambda_stops_it() -> 
 
 
 def test_an_unknown_function_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code = invoke.main(["SpikeHandler", str(EVENTS / "latency-warning.json"), "--account-id", ACCOUNT_ID])
+    code = local_invoke.main(["SpikeHandler", str(EVENTS / "latency-warning.json"), "--account-id", ACCOUNT_ID])
 
     assert code == 2
     error = capsys.readouterr().err
@@ -171,7 +174,7 @@ def test_an_unknown_function_is_a_clear_usage_error(capsys: pytest.CaptureFixtur
 
 
 def test_an_unreadable_event_file_is_a_clear_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code = invoke.main(["SpikeHandlerFunction", "events/no-such-event.json", "--account-id", ACCOUNT_ID])
+    code = local_invoke.main(["SpikeHandlerFunction", "events/no-such-event.json", "--account-id", ACCOUNT_ID])
 
     assert code == 2
     assert "cannot read the event file events/no-such-event.json" in capsys.readouterr().err
@@ -183,7 +186,7 @@ def test_an_unknown_account_asks_for_account_id(
     # Given STS cannot be reached (nothing listens on port 9)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
 
-    code = invoke.main(["SpikeHandlerFunction", str(EVENTS / "malformed.json")])
+    code = local_invoke.main(["SpikeHandlerFunction", str(EVENTS / "malformed.json")])
 
     # Then it stops before the handler, and says what to pass instead of guessing an account
     assert code == 2
@@ -233,7 +236,7 @@ def _fresh_world(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> App:
 
 @dataclass
 class Invoker:
-    """`python tools/invoke.py ...` as its own process, as a person runs it, against the moto server."""
+    """`python tools/local_invoke.py ...` as its own process, as a person runs it, against the moto server."""
 
     endpoint: str
 

@@ -1,6 +1,6 @@
 """Invoke one function of template.yaml on an event file, in this Python process: no Docker.
 
-    python tools/invoke.py SpikeHandlerFunction events/latency-warning.json \\
+    python tools/local_invoke.py SpikeHandlerFunction events/latency-warning.json \\
         [--parameter-overrides DryRun=true ...] [--env-vars env.json] \\
         [--stack-name printapp-remediation] [--region us-east-1] [--account-id 123456789012]
 
@@ -169,6 +169,11 @@ class LambdaContext:
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout_seconds
 
+    @classmethod
+    def of(cls, function: LocalFunction, stack: Stack) -> LambdaContext:
+        arn = f"arn:{stack.partition}:lambda:{stack.region}:{stack.account_id}:function:{function.name}"
+        return cls(function.name, arn, str(function.memory_mb), function.log_group, function.timeout_seconds)
+
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
@@ -297,7 +302,7 @@ def _account_id(given: str | None, region: str) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="tools/invoke.py",
+        prog="tools/local_invoke.py",
         description="Invoke a function of template.yaml on an event file, in-process (no Docker).",
     )
     parser.add_argument("function", metavar="FUNCTION_LOGICAL_ID", help="e.g. SpikeHandlerFunction")
@@ -349,13 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not function.runtime.endswith(f"{sys.version_info.major}.{sys.version_info.minor}"):
         print(f"invoke: note: {function.runtime} function, run on Python {sys.version.split()[0]}", file=sys.stderr)
-    context = LambdaContext(
-        function_name=function.name,
-        invoked_function_arn=f"arn:{stack.partition}:lambda:{region}:{stack.account_id}:function:{function.name}",
-        memory_limit_in_mb=str(function.memory_mb),
-        log_group_name=function.log_group,
-        timeout_seconds=function.timeout_seconds,
-    )
+    context = LambdaContext.of(function, stack)
     os.environ.update(lambda_environment(function, context, region))
     try:
         # Like Lambda: the handler's logs and metrics are a stream of their own, the result is the answer.
