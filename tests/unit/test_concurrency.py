@@ -1,0 +1,133 @@
+"""Different alarms about one target at the same moment: each gets its change, exactly once.
+
+The interleaving is made deterministic: the first invocation stops right after it took the
+target's lock; the second arrives, finds the lock held and waits; only then does the first go on.
+Before the engine's rebuild, the second was recorded as `Skipped: lock` and never retried.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from remediation.runbooks.base import Runbook
+from remediation.runbooks.db_cpu import DbCpuRunbook
+from remediation.runbooks.spike import SpikeRunbook
+from remediation.runner import handle
+from support.app import App, load_event
+from support.audit import by_outcome, for_action
+from support.fakes import FakeClock, LambdaContext
+
+WAIT = 10  # seconds: a generous bound on in-process moto calls
+
+
+class FirstLockHolder:
+    """Pauses the invocation that takes the first lock until the second one is waiting for it."""
+
+    def __init__(self, app: App) -> None:
+        self.holds = threading.Event()
+        self.go_on = threading.Event()
+        self._paused = False
+        events = app.clients().dynamodb.meta.events
+        events.register("before-parameter-build.dynamodb.PutItem", self._before_put)
+        events.register("after-call.dynamodb.PutItem", self._after_put)
+
+    @staticmethod
+    def _before_put(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["takes_a_lock"] = params["Item"]["id"]["S"].startswith("lock#")
+
+    def _after_put(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        took_a_lock = context.get("takes_a_lock") and http_response.status_code == 200
+        if took_a_lock and not self._paused:
+            self._paused = True
+            self.holds.set()
+            assert self.go_on.wait(WAIT), "the second invocation never waited for the lock"
+
+
+def at_the_same_moment(
+    app: App, clock: FakeClock, first: tuple[Runbook, str], second: tuple[Runbook, str]
+) -> list[Any]:
+    """Run `first` until it holds a lock, then `second`, which must wait for it. Returns both results."""
+    holder = FirstLockHolder(app)
+    results: list[Any] = [None, None]
+
+    def invoke(index: int, runbook: Runbook, event: str, sleep: Callable[[float], None]) -> None:
+        try:
+            results[index] = handle(
+                load_event(event),
+                LambdaContext(),
+                runbook,
+                settings=app.settings(),
+                clients=app.clients(),
+                clock=clock,
+                sleep=sleep,
+            )
+        except Exception as error:
+            results[index] = error
+
+    thread = threading.Thread(target=invoke, args=(0, *first, clock.sleep))
+    thread.start()
+    assert holder.holds.wait(WAIT)
+
+    def wait_for_the_first(seconds: float) -> None:
+        # The second invocation backs off: meanwhile the first finishes and lets go of the lock.
+        holder.go_on.set()
+        thread.join(WAIT)
+        clock.sleep(seconds)
+
+    invoke(1, *second, wait_for_the_first)
+    thread.join(WAIT)
+    assert holder.go_on.is_set(), "the second invocation did not meet the first one's lock"
+    return results
+
+
+def test_db_cpu_warning_and_critical_at_once_both_get_their_changes(app: App, clock: FakeClock) -> None:
+    db = DbCpuRunbook()
+    recorder: list[str] = []
+    app.clients().rds.meta.events.register("before-call.rds.*", lambda model, **_: recorder.append(model.name))
+
+    results = at_the_same_moment(app, clock, (db, "db-cpu-warning"), (db, "db-cpu-critical"))
+
+    # Then neither invocation failed, and each change was made once
+    assert not any(isinstance(result, Exception) for result in results), results
+    instance = app.db_instance()
+    assert instance["DBInstanceClass"] == "db.r5.xlarge"
+    assert instance["MaxAllocatedStorage"] == 1000
+    assert instance["ReadReplicaDBInstanceIdentifiers"] == ["printapp-db-replica-1"]
+    assert recorder.count("CreateDBInstanceReadReplica") == 1
+    assert recorder.count("ModifyDBInstance") == 2  # storage autoscaling, then the class step
+    events = app.audit_events()
+    assert sorted(d["action"]["name"] for d in by_outcome(events, "applied")) == [
+        "add-read-replica",
+        "enable-storage-autoscaling",
+        "step-up-instance-class",
+    ]
+    assert [d for d in (e["detail"] for e in events) if d["limit"] == "lock"] == []
+
+
+def test_latency_and_concurrency_alarms_at_once_raise_capacity_once(app: App, clock: FakeClock) -> None:
+    spike = SpikeRunbook()
+    writes: list[str] = []
+    for client in (app.clients().lambda_.client, app.clients().apigateway):
+        client.meta.events.register(
+            "before-call.*.*",
+            lambda model, **_: (
+                writes.append(model.name) if model.name in {"PutFunctionConcurrency", "UpdateStage"} else None
+            ),
+        )
+
+    results = at_the_same_moment(app, clock, (spike, "latency-warning"), (spike, "concurrency-warning"))
+
+    # Then both succeeded; capacity was raised once, and the second alarm found its change in place
+    assert not any(isinstance(result, Exception) for result in results), results
+    assert app.reserved_concurrency() == 200
+    assert app.stage_cache() == (True, Decimal("1.6"))
+    assert sorted(writes) == ["PutFunctionConcurrency", "UpdateStage"]
+    events = app.audit_events()
+    for action in ("set-reserved-concurrency", "set-stage-cache"):
+        decided = sorted(
+            (d["alarm"]["name"].rsplit("-", 2)[-2], d["outcome"], d["limit"]) for d in for_action(events, action)
+        )
+        assert decided == [("concurrency", "skipped", "only-raise"), ("latency", "applied", None)]
