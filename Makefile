@@ -58,9 +58,9 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -m "not e2e and not tooling and not faults"
 
-## make schema: copy schemas/audit-event.schema.json into template.yaml (a test checks they match)
+## make schema: generate the audit event schema from remediation/contract.py, into schemas/ and template.yaml (a test checks they match)
 schema: $(VENV)/.installed
-	$(VENV)/bin/python tools/embed_schema.py
+	$(VENV)/bin/python tools/audit_schema.py
 
 ## make invoke: run one function of template.yaml on an event, in-process, no Docker (FUNCTION=... EVENT=... [ARGS=...])
 invoke: $(VENV)/.installed

@@ -18,8 +18,9 @@ from botocore.exceptions import ClientError
 from jsonschema import Draft4Validator
 from jsonschema.validators import validator_for
 
-from remediation.audit import SCHEMA_VERSION, SOURCE
-from remediation.errors import Outcome
+from audit_schema import SCHEMA_FILE, TEMPLATE, schema_text, template_with_schema
+from remediation.contract import SCHEMA_VERSION, SOURCE
+from remediation.errors import Limit, Outcome
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from support.app import ALARMS, ROOT, STACK, App, load_event, with_sns
@@ -100,6 +101,7 @@ def test_schema_speaks_the_code_vocabulary() -> None:
     assert properties["source"]["enum"] == [SOURCE]
     assert set(properties["detail-type"]["enum"]) == {outcome.detail_type for outcome in Outcome}
     assert set(DETAIL_FIELDS["outcome"]["enum"]) == {outcome.value for outcome in Outcome}
+    assert set(DETAIL_FIELDS["limit"]["enum"]) == {limit.value for limit in Limit} | {None}
     assert DETAIL_FIELDS["schemaVersion"]["enum"] == [SCHEMA_VERSION]
     assert set(DETAIL_FIELDS["handler"]["enum"]) == {
         "spike_handler",
@@ -108,6 +110,14 @@ def test_schema_speaks_the_code_vocabulary() -> None:
         "error_rate_triager",
     }
     assert {SPIKE.name, SCALE_DOWN.name} <= set(DETAIL_FIELDS["handler"]["enum"])
+
+
+def test_the_schema_file_and_the_template_copy_are_generated_from_the_code() -> None:
+    # Given the contract in remediation/contract.py, the lists in remediation/errors.py
+    # Then the schema people read and the one the template registers are what they generate
+    assert SCHEMA_FILE.read_text() == schema_text(), "run `make schema`"
+    template = TEMPLATE.read_text()
+    assert template_with_schema(template, SCHEMA) == template, "run `make schema`"
 
 
 def test_every_field_is_described_for_the_on_call_engineer() -> None:

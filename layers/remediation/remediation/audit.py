@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from remediation.contract import SCHEMA_VERSION, SOURCE, ActionDetail, AlarmDetail, DecisionDetail
 from remediation.errors import AlarmRejected, AuditDeliveryError, Limit, Outcome
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 logger = Logger()
 metrics = Metrics()
 
-SOURCE = "printapp.remediation"
-SCHEMA_VERSION = "1.0"
 #: PutEvents limits: 10 entries and 256 KiB a call.
 MAX_BATCH_ENTRIES = 10
 MAX_BATCH_BYTES = 256 * 1024
@@ -70,21 +69,21 @@ def correlation_id_for(alarm: AlarmNotification | None, fallback: str | None = N
     return fallback or str(uuid.uuid4())
 
 
-def _alarm_detail(alarm: AlarmNotification | None, rejected: AlarmRejected | None) -> dict[str, Any] | None:
+def _alarm_detail(alarm: AlarmNotification | None, rejected: AlarmRejected | None) -> AlarmDetail | None:
     if alarm is None:
         if rejected is None or not rejected.alarm_name:
             return None
-        return {
-            "name": rejected.alarm_name,
-            "arn": None,
-            "state": None,
-            "previousState": None,
-            "reason": None,
-            "namespace": None,
-            "metricName": None,
-            "threshold": None,
-            "stateChangeTime": None,
-        }
+        return AlarmDetail(
+            name=rejected.alarm_name,
+            arn=None,
+            state=None,
+            previousState=None,
+            reason=None,
+            namespace=None,
+            metricName=None,
+            threshold=None,
+            stateChangeTime=None,
+        )
     metrics_ = alarm.metrics
     trigger = alarm.Trigger
     namespaces = {m.namespace for m in metrics_}
@@ -92,18 +91,18 @@ def _alarm_detail(alarm: AlarmNotification | None, rejected: AlarmRejected | Non
         metric_name = trigger.expression_label
     else:
         metric_name = metrics_[0].metric_name if metrics_ else None
-    return {
-        "name": alarm.name,
-        "arn": alarm.arn or None,
-        "state": alarm.state,
-        "previousState": alarm.OldStateValue,
-        "reason": alarm.NewStateReason or None,
-        "namespace": namespaces.pop() if len(namespaces) == 1 else None,
-        "metricName": metric_name,
-        "threshold": alarm.threshold,
+    return AlarmDetail(
+        name=alarm.name,
+        arn=alarm.arn or None,
+        state=alarm.state,
+        previousState=alarm.OldStateValue,
+        reason=alarm.NewStateReason or None,
+        namespace=namespaces.pop() if len(namespaces) == 1 else None,
+        metricName=metric_name,
+        threshold=alarm.threshold,
         # RFC 3339 for subscribers; CloudWatch writes "+0000".
-        "stateChangeTime": alarm.changed_at.isoformat(timespec="milliseconds"),
-    }
+        stateChangeTime=alarm.changed_at.isoformat(timespec="milliseconds"),
+    )
 
 
 def _source_of(rejected: AlarmRejected | None) -> dict[str, Any] | None:
@@ -229,31 +228,30 @@ class AuditTrail:
         rejected: AlarmRejected | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        detail: dict[str, Any] = {
-            "schemaVersion": SCHEMA_VERSION,
-            "decisionId": decision.decision_id or str(uuid.uuid4()),
-            "correlationId": correlation_id or correlation_id_for(alarm, rejected.message_id if rejected else None),
-            "handler": self._handler,
-            "alarm": _alarm_detail(alarm, rejected),
-            "action": (
-                {
-                    "name": decision.action.name,
-                    "target": decision.action.target,
-                    "parameters": _as_json(dict(decision.action.parameters)),
-                }
-                if decision.action
-                else None
-            ),
-            "before": _as_json(decision.before) if decision.before is not None else None,
-            "after": _as_json(decision.after) if decision.after is not None else None,
-            "outcome": decision.outcome.value,
-            "reason": decision.reason,
-            "limit": decision.limit.value if decision.limit else None,
-            "level": decision.level,
-            "evidence": _as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
-            "dryRun": self._dry_run,
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        }
+        model = DecisionDetail(
+            schemaVersion=SCHEMA_VERSION,
+            decisionId=decision.decision_id or str(uuid.uuid4()),
+            correlationId=correlation_id or correlation_id_for(alarm, rejected.message_id if rejected else None),
+            handler=self._handler,  # type: ignore[arg-type]
+            alarm=_alarm_detail(alarm, rejected),
+            action=ActionDetail(
+                name=decision.action.name,
+                target=decision.action.target,
+                parameters=_as_json(dict(decision.action.parameters)),
+            )
+            if decision.action
+            else None,
+            before=_as_json(decision.before) if decision.before is not None else None,
+            after=_as_json(decision.after) if decision.after is not None else None,
+            outcome=decision.outcome,
+            reason=decision.reason,
+            limit=decision.limit,
+            level=decision.level,  # type: ignore[arg-type]
+            evidence=_as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
+            dryRun=self._dry_run,
+            timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )
+        detail = model.model_dump(mode="json")
         resources = [arn for arn in (alarm.arn if alarm else None,) if arn]
         self._pending.append(self._publisher.entry(detail, resources))
         self.details.append(detail)

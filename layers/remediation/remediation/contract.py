@@ -1,0 +1,148 @@
+"""The audit event's `detail`, typed: the public contract (SPEC §5), in one place.
+
+The audit trail builds every detail through `DecisionDetail`; `schemas/audit-event.schema.json`
+and the template's registered copy are generated from these models (`make schema`), and a test
+fails when they drift. `outcome` and `limit` come from the code's own closed lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from remediation.errors import Limit, Outcome
+
+SOURCE = "printapp.remediation"
+SCHEMA_VERSION = "1.0"
+
+AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class _Detail(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AlarmDetail(_Detail):
+    """The CloudWatch alarm state change that caused the decision, as it arrived in the SNS
+    notification. A field is null when the notification did not carry it; every field is null
+    when the SNS message could not be read (e.g. not JSON); alarm itself is null when the event
+    was not an SNS notification at all."""
+
+    name: str | None = Field(description="AlarmName.")
+    arn: str | None = Field(
+        description="AlarmArn; rebuilt from the SNS topic's region and the account when an older or emulator "
+        "message lacks it.",
+        pattern=r"^arn:aws[a-z-]*:cloudwatch:",
+    )
+    state: AlarmState | None = Field(description="NewStateValue: the state the alarm moved to.")
+    previousState: AlarmState | None = Field(description="OldStateValue.")
+    reason: str | None = Field(description="NewStateReason, as CloudWatch wrote it (datapoints and threshold).")
+    namespace: str | None = Field(
+        description="The metric namespace (AWS/ApiGateway, AWS/Lambda, AWS/RDS, ...); null for a composite alarm "
+        "and for a metric-math alarm that spans several namespaces."
+    )
+    metricName: str | None = Field(
+        description="The metric name (Latency, ConcurrentExecutions, ...); for a metric-math alarm, the label (or "
+        "expression) of the returned series; null for a composite alarm."
+    )
+    threshold: float | None = Field(
+        description="The alarm's threshold, in the metric's unit; null for a composite alarm."
+    )
+    stateChangeTime: str | None = Field(
+        description="The alarm's StateChangeTime as RFC 3339 (CloudWatch's 2026-11-27T03:01:12.345+0000 becomes "
+        "2026-11-27T03:01:12.345+00:00)."
+    )
+
+
+class ActionDetail(_Detail):
+    """The runbook action the decision is about; null when the decision is about the alarm as a
+    whole (rejected, composite, no longer in ALARM, escalation)."""
+
+    name: str = Field(
+        description="The action (set-reserved-concurrency, set-stage-cache, ...). Cooldowns and locks are per "
+        "action and target.",
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+    )
+    target: str = Field(
+        description="What it acts on: a function name (printapp-api), an API and stage (printapp-api/prod), a DB "
+        "instance id (printapp-db).",
+        min_length=1,
+    )
+    parameters: dict[str, Any] = Field(
+        description="The action's parameters as decided: the runbook's request and what was actually chosen within "
+        "ceilings and limits (e.g. requested 200, value 130 because of account headroom; requestedSizeGb 1.0 rounded "
+        "up to sizeGb 1.6). Keys depend on name."
+    )
+
+
+class DecisionDetail(_Detail):
+    """The decision itself. Fields listed here are stable within schemaVersion 1.x; new fields
+    may be added, so ignore the ones you do not know."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    schemaVersion: Literal["1.0"] = Field(
+        description="Version of this detail's shape. A new major version means fields changed meaning or went away."
+    )
+    decisionId: str = Field(
+        description="Unique id of this decision. The same decision delivered twice (an archive replay, a retried "
+        "target, a retried invocation that finds its change already made) has the same decisionId: keep one.",
+        pattern=_UUID,
+    )
+    correlationId: str = Field(
+        description="Shared by every decision about one alarm state change (alarm ARN + stateChangeTime + new "
+        "state), across handlers and retries; it is also the correlation_id in the handlers' logs. For a "
+        "notification rejected before its alarm was known, it is the SNS MessageId.",
+        min_length=1,
+    )
+    handler: Literal["spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager"] = Field(
+        description="The Lambda handler that decided (functions/<handler>/ in the repository)."
+    )
+    alarm: AlarmDetail | None
+    action: ActionDetail | None
+    before: dict[str, Any] | None = Field(
+        description='The target\'s state as read just before deciding (e.g. {"reservedConcurrency": 100, ...} or '
+        '{"cacheClusterEnabled": false, ...}). null when no action was reached or the state could not be read. '
+        "Keys depend on action.name."
+    )
+    after: dict[str, Any] | None = Field(
+        description="The target's state after the change: read back from AWS when outcome is applied, the intended "
+        "state when outcome is planned, null when nothing changed. Keys as in before."
+    )
+    outcome: Outcome = Field(
+        description="What happened, as a stable code (see detail-type). applied: the change was made. planned: "
+        "DRY_RUN is on; this is what would have been done. skipped: a limit stopped it (see limit and reason); "
+        "nothing is wrong. failed: AWS refused or kept failing, or an unexpected error; the invocation fails so "
+        "Lambda retries the alarm and, if it keeps failing, keeps it in the DLQ: look at it. rejected: the "
+        "notification was not acted on (bad input, untrusted topic or account, an alarm no handler knows). "
+        "escalated: a human has to look (unknown cause, storm breaker). approval-requested: the change needs a "
+        "human's approval (DB approval mode manual)."
+    )
+    reason: str = Field(
+        description='Why, in one sentence for a human (e.g. "reserved concurrency of printapp-api 100 → 200", '
+        '"cooldown is 300 s ..."). Read it; do not parse it: match on outcome and limit instead.',
+        min_length=1,
+    )
+    limit: Limit | None = Field(
+        description="Short, stable name of the rule that stopped or reduced the action, null when none did. With "
+        "outcome applied it names what reduced the change (e.g. account-headroom: raised less than the runbook "
+        "value); with outcome failed, what failed (e.g. lock: another remediation held the target; Lambda retries)."
+    )
+    level: Literal["warning", "critical"] | None = Field(
+        description="The alarm's level in the runbook's table (warning or critical); null when the alarm was not "
+        "recognised (rejected, composite)."
+    )
+    evidence: dict[str, Any] | None = Field(
+        description="What the handler read before deciding, e.g. traffic (AWS/ApiGateway Count per minute over the "
+        "last hour) for a spike, or the component metrics behind an error-rate classification. null when nothing "
+        "was read."
+    )
+    dryRun: bool = Field(
+        description="true when the handler ran with DRY_RUN=true: full decision logic, no change made."
+    )
+    timestamp: str = Field(
+        description="When the decision was made (UTC, RFC 3339, milliseconds).",
+        json_schema_extra={"format": "date-time"},
+    )
