@@ -23,6 +23,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.envelopes import BaseEnvelope
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
+from botocore.utils import ArnParser, InvalidArnException
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -43,9 +44,8 @@ MAX_MESSAGE_BYTES = 256 * 1024
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
 _REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):(?P<account>\d{12}):(?P<resource>.+)$"
-)
+_ARN_PARSER = ArnParser()
+_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,14 @@ class Arn:
 
     @classmethod
     def parse(cls, value: str) -> Arn | None:
-        match = _ARN.match(value)
-        return cls(**match.groupdict()) if match else None
+        """botocore's ARN parser, plus what it leaves unchecked: an AWS partition, a 12-digit account."""
+        try:
+            parts = _ARN_PARSER.parse_arn(value)
+        except InvalidArnException:
+            return None
+        if not parts["partition"].startswith("aws") or not _ACCOUNT.match(parts["account"]) or not parts["resource"]:
+            return None
+        return cls(**parts)
 
 
 @dataclass(frozen=True)
