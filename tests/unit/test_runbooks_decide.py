@@ -19,9 +19,9 @@ from remediation.actions import (
     StepUpInstanceClass,
 )
 from remediation.actions.base import Direction
-from remediation.alarm import parse_deliveries
+from remediation.alarm import AlarmConfig, parse_deliveries
 from remediation.errors import AccountHeadroom, Limit, Outcome, UnknownAlarm
-from remediation.intents import Act, AlarmConfig, Decided, Facts, History, Need, Report, Situation
+from remediation.intents import Act, Decided, Facts, History, Need, Report, Situation
 from remediation.runbooks.db_cpu import DbCpuRunbook
 from remediation.runbooks.error_rate import Cause, ErrorRateTriageRunbook, classify
 from remediation.runbooks.scale_down import ScaleDownRunbook

@@ -80,6 +80,28 @@ class MetricIdentity:
         return dict(self.dimensions).get(name)
 
 
+#: Only alarms that fire on high load are load signals; any other comparison is left alone.
+LOAD_COMPARISONS = frozenset({"GreaterThanThreshold", "GreaterThanOrEqualToThreshold"})
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    """The alarm as CloudWatch has it configured now (DescribeAlarms): what decides, not the message."""
+
+    name: str
+    state: str
+    threshold: float | None
+    comparison: str | None
+    metrics: tuple[MetricIdentity, ...]
+    #: Seconds per datapoint (the first MetricStat's for a metric-math alarm).
+    period: int | None = None
+    metric_math: bool = False
+
+    @property
+    def fires_on_high_load(self) -> bool:
+        return self.comparison in LOAD_COMPARISONS
+
+
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 

@@ -17,7 +17,7 @@ from remediation.errors import Limit, Outcome, RemediationError
 
 if TYPE_CHECKING:
     from remediation.actions.base import Action, ActionParameters
-    from remediation.alarm import AlarmNotification, MetricIdentity
+    from remediation.alarm import AlarmConfig, AlarmNotification
     from remediation.settings import Settings
     from remediation.signals import Recognised
 
@@ -37,17 +37,6 @@ class Need(StrEnum):
     SCALE_HISTORY = "scale-history"
     #: The app's database instance, and the class it had before the first step up.
     DATABASE = "database"
-
-
-@dataclass(frozen=True)
-class AlarmConfig:
-    """The alarm's own configuration and state, re-read from CloudWatch."""
-
-    name: str
-    state: str
-    threshold: float | None
-    comparison: str | None
-    metrics: tuple[MetricIdentity, ...]
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remediation.actions import SetReservedConcurrency, SetStageCache, StepUpInstanceClass
 from remediation.actions.db_instance import describe_instance, instance_state
-from remediation.alarm import MetricIdentity
+from remediation.alarm import AlarmConfig, MetricIdentity
 from remediation.errors import UnknownAlarm
-from remediation.intents import AlarmConfig, Facts, History, Need
+from remediation.intents import Facts, History, Need
 from remediation.signals import TRAFFIC_SIGNALS, recognise_metrics
 
 if TYPE_CHECKING:
@@ -99,12 +99,18 @@ def read_alarm(cloudwatch: CloudWatchClient, name: str) -> AlarmConfig | None:
     """The alarm as CloudWatch has it now; None when it no longer exists."""
     response = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
     for metric_alarm in response.get("MetricAlarms", []):
+        queries = metric_alarm.get("Metrics", [])
+        period = metric_alarm.get("Period") or next(
+            (q["MetricStat"]["Period"] for q in queries if "MetricStat" in q and "Period" in q["MetricStat"]), None
+        )
         return AlarmConfig(
             name=metric_alarm["AlarmName"],
             state=metric_alarm["StateValue"],
             threshold=metric_alarm.get("Threshold"),
             comparison=metric_alarm.get("ComparisonOperator"),
             metrics=_metrics_of(metric_alarm),
+            period=period,
+            metric_math=bool(queries),
         )
     for composite in response.get("CompositeAlarms", []):
         return AlarmConfig(composite["AlarmName"], composite["StateValue"], None, None, ())

@@ -21,12 +21,12 @@ from remediation.alarm import AlarmDelivery, parse_deliveries
 from remediation.audit import Decision, correlation_id_for
 from remediation.clients import Clients, default_clients
 from remediation.errors import AlarmRejected, NotApplicable, Outcome, UnknownAlarm, was_audited
-from remediation.intents import Situation
+from remediation.intents import Intent, Report, Situation
 from remediation.observe import observe
 from remediation.pipeline import Run, execute
 from remediation.runtime import Runtime
 from remediation.settings import Settings, current_settings
-from remediation.signals import recognise
+from remediation.signals import Recognised, recognise, reconcile
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -125,21 +125,8 @@ def _handle_delivery(
         run = Run(runtime, alarm, recognised.level)
         try:
             run.recall()
-            not_handled = runbook.handles(alarm)
-            if not_handled is not None:
-                execute(run, not_handled)
-            else:
-                facts = observe(
-                    runbook.needs(alarm, recognised),
-                    alarm,
-                    settings=settings,
-                    clients=runtime.clients,
-                    state=runtime.state,
-                )
-                decided = runbook.decide(Situation(alarm, recognised, settings, facts, runtime.clock()))
-                run.evidence = {key: value for key, value in decided.evidence.items() if value is not None}
-                for intent in decided.intents:
-                    execute(run, intent)
+            for intent in _decide(run, runbook, recognised):
+                execute(run, intent)
         except Exception as error:  # a read failed before anything was decided
             run.record_error(error)
         finally:
@@ -163,3 +150,34 @@ def _handle_delivery(
         )
         return {"decisions": [], "duplicate": True}
     return result
+
+
+def _decide(run: Run, runbook: Runbook, recognised: Recognised) -> tuple[Intent, ...]:
+    """Read what the runbook needs, let the alarm's configuration say what it is, ask the runbook."""
+    alarm, runtime, settings = run.alarm, run.runtime, run.runtime.settings
+    not_handled = runbook.handles(alarm)
+    if not_handled is not None:
+        return (not_handled,)
+    facts = observe(
+        runbook.needs(alarm, recognised), alarm, settings=settings, clients=runtime.clients, state=runtime.state
+    )
+    disagreements: list[str] = []
+    if facts.alarm is not None:
+        # The alarm's own configuration decides (signal, level, direction), not the message.
+        recognised, disagreements = reconcile(alarm, facts.alarm, settings)
+        run.level = recognised.level
+        if recognised.signal not in runbook.signals:
+            return (
+                Report.of(
+                    NotApplicable(
+                        f"alarm {alarm.name} is configured as a {recognised.signal.value} alarm now; "
+                        f"{runbook.name} does not handle those"
+                    )
+                ),
+            )
+    decided = runbook.decide(Situation(alarm, recognised, settings, facts, runtime.clock()))
+    run.evidence = {key: value for key, value in decided.evidence.items() if value is not None}
+    if disagreements:
+        # The configuration won; the audit event says where the message disagreed with it.
+        run.evidence = {**run.evidence, "messageDisagrees": disagreements}
+    return decided.intents

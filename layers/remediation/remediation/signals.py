@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from remediation.alarm import AlarmNotification, MetricIdentity
-from remediation.errors import UnknownAlarm
+from remediation.alarm import AlarmConfig, AlarmNotification, MetricIdentity
+from remediation.errors import NotApplicable, UnknownAlarm
 from remediation.settings import Settings
 
 
@@ -104,13 +104,11 @@ def _critical_boundary(signal: Signal, settings: Settings) -> float:
     }[signal]
 
 
-def _comparable_threshold(signal: Signal, alarm: AlarmNotification) -> float:
-    threshold = alarm.threshold or 0.0
-    trigger = alarm.Trigger
-    if signal is Signal.S3_REQUEST_RATE and trigger and not trigger.is_metric_math and trigger.Period:
+def _level(signal: Signal, threshold: float, period: int | None, metric_math: bool, settings: Settings) -> Level:
+    if signal is Signal.S3_REQUEST_RATE and not metric_math and period:
         # A plain S3 request-metric alarm counts requests per period; the table speaks per second.
-        return threshold / trigger.Period
-    return threshold
+        threshold = threshold / period
+    return Level.CRITICAL if threshold >= _critical_boundary(signal, settings) else Level.WARNING
 
 
 def recognise_metrics(metrics: Iterable[MetricIdentity], settings: Settings) -> tuple[Signal, str] | None:
@@ -123,12 +121,74 @@ def recognise_metrics(metrics: Iterable[MetricIdentity], settings: Settings) -> 
     return None
 
 
-def recognise(alarm: AlarmNotification, settings: Settings) -> Recognised:
-    """Which row of the runbook's table this alarm is. Raises `UnknownAlarm`."""
-    found = recognise_metrics(alarm.metrics, settings)
+def _recognised(
+    name: str,
+    metrics: tuple[MetricIdentity, ...],
+    *,
+    threshold: float | None,
+    period: int | None,
+    metric_math: bool,
+    settings: Settings,
+) -> Recognised:
+    found = recognise_metrics(metrics, settings)
     if found is None:
-        watched = ", ".join(f"{m.namespace} {m.metric_name}" for m in alarm.metrics) or "nothing"
-        raise UnknownAlarm(f"alarm {alarm.name!r} watches {watched}: not a signal of the runbook")
+        watched = ", ".join(f"{m.namespace} {m.metric_name}" for m in metrics) or "nothing"
+        raise UnknownAlarm(f"alarm {name!r} watches {watched}: not a signal of the runbook")
     signal, resource = found
-    critical = _comparable_threshold(signal, alarm) >= _critical_boundary(signal, settings)
-    return Recognised(signal, Level.CRITICAL if critical else Level.WARNING, resource)
+    return Recognised(signal, _level(signal, threshold or 0.0, period, metric_math, settings), resource)
+
+
+def recognise(alarm: AlarmNotification, settings: Settings) -> Recognised:
+    """Which row of the runbook's table a notification says it is. Raises `UnknownAlarm`."""
+    trigger = alarm.Trigger
+    period = trigger.Period if trigger else None
+    return _recognised(
+        alarm.name,
+        alarm.metrics,
+        threshold=alarm.threshold,
+        period=period,
+        metric_math=bool(trigger and trigger.is_metric_math),
+        settings=settings,
+    )
+
+
+def reconcile(alarm: AlarmNotification, config: AlarmConfig, settings: Settings) -> tuple[Recognised, list[str]]:
+    """Which row the alarm's own configuration says it is: that decides, not the message.
+
+    Returns it with what the message said differently (for the audit event). Raises
+    `NotApplicable` for an alarm that does not fire on high load (a cost alarm on low CPU, say)
+    or that watches nothing of the runbook's table any more.
+    """
+    if not config.fires_on_high_load:
+        raise NotApplicable(
+            f"alarm {config.name} fires when its metric is {config.comparison} {config.threshold:g}: "
+            "not a load signal, so no runbook acts on it"
+            if config.threshold is not None
+            else f"alarm {config.name} has no threshold comparison: not a load signal"
+        )
+    try:
+        recognised = _recognised(
+            config.name,
+            config.metrics,
+            threshold=config.threshold,
+            period=config.period,
+            metric_math=config.metric_math,
+            settings=settings,
+        )
+    except UnknownAlarm as error:
+        raise NotApplicable(f"as configured now, {error}") from error
+    trigger = alarm.Trigger
+    said = {
+        "threshold": (alarm.threshold, config.threshold),
+        "comparison": (trigger.ComparisonOperator if trigger else None, config.comparison),
+        "metrics": (
+            sorted(f"{m.namespace} {m.metric_name}" for m in alarm.metrics),
+            sorted(f"{m.namespace} {m.metric_name}" for m in config.metrics),
+        ),
+    }
+    notes = [
+        f"the notification says {field} {message!r}, the alarm is configured with {configured!r}"
+        for field, (message, configured) in said.items()
+        if message != configured
+    ]
+    return recognised, notes
