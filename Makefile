@@ -56,7 +56,7 @@ typecheck: $(VENV)/.installed
 
 ## make unit: the fast part of the suite
 unit: $(VENV)/.installed
-	$(VENV)/bin/pytest -m "not e2e and not tooling and not faults"
+	$(VENV)/bin/pytest -m "not e2e and not tooling and not sweep"
 
 ## make schema: generate the audit event schema from remediation/contract.py, into schemas/ and template.yaml (a test checks they match)
 schema: $(VENV)/.installed

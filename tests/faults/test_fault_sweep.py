@@ -34,7 +34,7 @@ from support.app import App, load_event
 from support.fakes import FakeClock, LambdaContext
 from support.world import calm_traffic_alarms, errors_with
 
-pytestmark = pytest.mark.faults
+pytestmark = pytest.mark.sweep
 
 #: Calls that change the app: each must reach AWS exactly as often as in a clean run.
 TARGET_WRITES = frozenset(

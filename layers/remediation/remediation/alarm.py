@@ -15,10 +15,11 @@ Nothing deeper than this module sees a raw dict of the notification.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.envelopes import BaseEnvelope
@@ -40,6 +41,9 @@ from remediation.errors import InvalidAlarmNotification
 
 #: SNS refuses larger messages; anything bigger did not come from CloudWatch through SNS.
 MAX_MESSAGE_BYTES = 256 * 1024
+
+#: A datapoint's period: CloudWatch allows 10 s to 7 days (an alarm evaluates at most 7 days).
+Seconds = Annotated[StrictInt, Field(ge=1, le=7 * 24 * 3600)]
 
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
@@ -124,7 +128,7 @@ class MetricModel(_Lenient):
 
 class MetricStatModel(_Lenient):
     Metric: MetricModel
-    Period: StrictInt | None = None
+    Period: Seconds | None = None
     Stat: str | None = None
 
 
@@ -144,9 +148,9 @@ class TriggerModel(_Lenient):
     Unit: str | None = None
     Dimensions: list[Dimension] = []
     Metrics: list[MetricDataQuery] = []
-    Period: StrictInt | None = None
-    EvaluationPeriods: StrictInt
-    DatapointsToAlarm: StrictInt | None = None
+    Period: Seconds | None = None
+    EvaluationPeriods: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    DatapointsToAlarm: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
     ComparisonOperator: str
     # Strict: a threshold written as text is a malformed notification, not a number to guess.
     Threshold: StrictFloat | None = None
@@ -341,9 +345,11 @@ class AlarmSnsEnvelope(BaseEnvelope):
                 f"message is {size} bytes, over the SNS maximum of {MAX_MESSAGE_BYTES}", **context
             )
         try:
-            payload = json.loads(message)
+            payload = scrubbed(json.loads(message, parse_float=_finite, parse_constant=_not_a_number))
         except json.JSONDecodeError as error:
             raise InvalidAlarmNotification(f"message is not JSON ({error.msg} at {error.pos})", **context) from error
+        except ValueError as error:  # NaN, Infinity, 1e999: CloudWatch never sends them
+            raise InvalidAlarmNotification(f"message has a non-finite number ({error})", **context) from error
         if not isinstance(payload, dict):
             raise InvalidAlarmNotification("message is JSON but not an object", **context)
         context["alarm_name"] = str(payload.get("AlarmName", "")) or None
@@ -365,8 +371,35 @@ def _describe(error: ValidationError) -> str:
     return shown + more
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
+
+
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a number")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrubbed(value: Any) -> Any:
+    """`value` with lone surrogates (which JSON escapes can carry, and no log line or UTF-8 encoder
+    accepts) replaced by U+FFFD, in strings and keys alike."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrubbed(key): scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(item) for item in value]
+    return value
+
+
 def parse_deliveries(event: object) -> list[AlarmDelivery]:
     """Parse a Lambda event from SNS. Raises `InvalidAlarmNotification`, never anything else."""
+    event = scrubbed(event)
     try:
         deliveries: list[AlarmDelivery] = parse(event=event, model=AlarmNotification, envelope=AlarmSnsEnvelope)  # type: ignore[call-overload]
     except InvalidAlarmNotification:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from remediation.contract import SCHEMA_VERSION, SOURCE, ActionDetail, AlarmDetail, DecisionDetail
 from remediation.errors import AlarmRejected, AuditDeliveryError, Limit, Outcome
@@ -32,9 +33,11 @@ if TYPE_CHECKING:
 logger = Logger()
 metrics = Metrics()
 
-#: PutEvents limits: 10 entries and 256 KiB a call.
+#: PutEvents limits: 10 entries and 256 KiB a call (an entry counts its Detail, Source, DetailType).
 MAX_BATCH_ENTRIES = 10
 MAX_BATCH_BYTES = 256 * 1024
+#: What one decision's Detail may take, leaving room for the rest of its entry.
+MAX_DETAIL_BYTES = 240 * 1024
 #: Namespace for correlation ids: every event of one alarm state change shares one.
 _CORRELATION_NAMESPACE = uuid.UUID("6f1c3c1e-4a59-4c59-9f61-7d0a6d3b8a10")
 
@@ -103,6 +106,43 @@ def _alarm_detail(alarm: AlarmNotification | None, rejected: AlarmRejected | Non
         # RFC 3339 for subscribers; CloudWatch writes "+0000".
         stateChangeTime=alarm.changed_at.isoformat(timespec="milliseconds"),
     )
+
+
+def _size(value: Any) -> int:
+    # ASCII JSON (non-ASCII escaped): its length is its size in bytes, whatever the input held.
+    return len(json.dumps(value, default=_json_default))
+
+
+Path = tuple[str | int, ...]
+
+
+def _longest_string(node: Any, path: Path = ()) -> tuple[Path, str] | None:
+    """(path, value) of the longest string in a JSON-like tree, by its encoded size."""
+    if isinstance(node, str):
+        return path, node
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    found = [leaf for key, child in children if (leaf := _longest_string(child, (*path, key)))]
+    return max(found, key=lambda leaf: _size(leaf[1]), default=None)
+
+
+def _fit(detail: dict[str, Any]) -> dict[str, Any]:
+    """Keep a detail under EventBridge's entry limit: cut its longest strings, and say which."""
+    cut: list[str] = []
+    while (excess := _size(detail) - MAX_DETAIL_BYTES) > 0:
+        found = _longest_string(detail)
+        if found is None or not found[0]:
+            break
+        path, text = found
+        # Escaping makes a character up to 6 bytes: cutting `excess` characters covers the excess.
+        keep = max(0, len(text) - excess - 64)
+        parent: Any = detail
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = text[:keep] + f"… [{len(text) - keep} characters cut]"
+        cut.append("".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path).lstrip("."))
+    if cut:
+        detail["truncated"] = sorted(set(cut))
+    return detail
 
 
 def _source_of(rejected: AlarmRejected | None) -> dict[str, Any] | None:
@@ -228,35 +268,43 @@ class AuditTrail:
         rejected: AlarmRejected | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        model = DecisionDetail(
-            schemaVersion=SCHEMA_VERSION,
-            decisionId=decision.decision_id or str(uuid.uuid4()),
-            correlationId=correlation_id or correlation_id_for(alarm, rejected.message_id if rejected else None),
-            handler=self._handler,  # type: ignore[arg-type]
-            alarm=_alarm_detail(alarm, rejected),
-            action=ActionDetail(
+        fields: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
+            "decisionId": decision.decision_id or str(uuid.uuid4()),
+            "correlationId": correlation_id or correlation_id_for(alarm, rejected.message_id if rejected else None),
+            "handler": self._handler,
+            "alarm": _alarm_detail(alarm, rejected),
+            "action": ActionDetail(
                 name=decision.action.name,
                 target=decision.action.target,
                 parameters=_as_json(dict(decision.action.parameters)),
             )
             if decision.action
             else None,
-            before=_as_json(decision.before) if decision.before is not None else None,
-            after=_as_json(decision.after) if decision.after is not None else None,
-            outcome=decision.outcome,
-            reason=decision.reason,
-            limit=decision.limit,
-            level=decision.level,  # type: ignore[arg-type]
-            evidence=_as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
-            dryRun=self._dry_run,
-            timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        )
+            "before": _as_json(decision.before) if decision.before is not None else None,
+            "after": _as_json(decision.after) if decision.after is not None else None,
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "limit": decision.limit,
+            "level": decision.level,
+            "evidence": _as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
+            "dryRun": self._dry_run,
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        }
+        try:
+            model = DecisionDetail(**fields)
+        except ValidationError:
+            # A bug, or input the edge let through: the event still goes out, and the log says why.
+            logger.exception("audit detail does not fit the contract", extra={"reason": decision.reason[:1000]})
+            model = DecisionDetail.model_construct(**fields)
         detail = model.model_dump(mode="json")
+        detail.pop("truncated")  # set by _fit, only when something was cut
+        detail = _fit(detail)
         resources = [arn for arn in (alarm.arn if alarm else None,) if arn]
         self._pending.append(self._publisher.entry(detail, resources))
         self.details.append(detail)
         log = logger.warning if decision.outcome in (Outcome.FAILED, Outcome.REJECTED) else logger.info
-        log(f"{decision.outcome.detail_type}: {decision.reason}", extra={"decision": detail})
+        log(f"{decision.outcome.detail_type}: {detail['reason']}", extra={"decision": detail})
         try:
             metrics.add_metric(name=decision.outcome.detail_type.replace(" ", ""), unit=MetricUnit.Count, value=1)
         except Exception:  # a metric is for dashboards: it never costs a decision its audit event

@@ -146,3 +146,8 @@ class DecisionDetail(_Detail):
         description="When the decision was made (UTC, RFC 3339, milliseconds).",
         json_schema_extra={"format": "date-time"},
     )
+    truncated: list[str] | None = Field(
+        None,
+        description="Paths of the fields shortened to keep the event under EventBridge's 256 KiB entry limit (a "
+        "notification can carry large input, e.g. a long NewStateReason); absent when nothing was.",
+    )
