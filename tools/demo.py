@@ -138,9 +138,9 @@ class Story:
         sns = event["Records"][0]["Sns"]
         message = json.loads(sns["Message"])
         message["AWSAccountId"] = ACCOUNT_ID
-        message["AlarmArn"] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{message['AlarmName']}"
         message["StateChangeTime"] = _alarm_time(state_change)
         message.update(message_changes)
+        message["AlarmArn"] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{message['AlarmName']}"
         sns.update(
             Message=json.dumps(message),
             TopicArn=self.outputs["AlarmTopicArn"],
@@ -295,20 +295,36 @@ class Story:
         """Nothing is lost: a failing action is audited, retried by Lambda, then kept in the DLQ.
 
         (The emulator does not retry SNS-triggered invocations, so this one is an async invoke.)
-        The DB handler is pointed at an instance that does not exist, as after a bad redeploy.
+        The DB handler is pointed at an instance that does not exist, as after a bad redeploy, and
+        a critical CPU alarm on that instance fires (made here, without actions: this step delivers
+        its notification itself).
         """
-        self._set_environment("DbCpuHandlerFunctionName", TARGET_DB_INSTANCE_ID="printapp-db-gone")
+        gone = "printapp-db-gone"
+        self._set_environment("DbCpuHandlerFunctionName", TARGET_DB_INSTANCE_ID=gone)
         trigger = json.loads(
             json.loads((ROOT / "events" / "db-cpu-critical.json").read_text())["Records"][0]["Sns"]["Message"]
         )["Trigger"]
-        trigger["Dimensions"] = [{"name": "DBInstanceIdentifier", "value": "printapp-db-gone"}]
+        trigger["Dimensions"] = [{"name": "DBInstanceIdentifier", "value": gone}]
+        alarm = f"{STACK}-{gone}-cpu-critical"
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=alarm,
+            Namespace="AWS/RDS",
+            MetricName="CPUUtilization",
+            Dimensions=[{"Name": "DBInstanceIdentifier", "Value": gone}],
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=80,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        self.cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="CPU 95 % > 80 %")
         queue = self.outputs["DbCpuHandlerDeadLetterQueueUrl"]
         result = self._step(
             "failure",
             "An action that keeps failing: audited, retried, kept in the DLQ",
             3,
             lambda: self._deliver(
-                "DbCpuHandlerFunctionName", "db-cpu-critical.json", datetime.now(UTC), Trigger=trigger
+                "DbCpuHandlerFunctionName", "db-cpu-critical.json", datetime.now(UTC), AlarmName=alarm, Trigger=trigger
             ),
         )
         deadline = time.monotonic() + 30

@@ -50,6 +50,14 @@ BAD_EVENTS: dict[str, Any] = {
         AlarmArn="arn:aws:cloudwatch:us-east-1:210987654321:alarm:printapp-remediation-api-latency-warning",
     ),
     "untrusted topic": with_sns(load_event("latency-warning"), TopicArn="arn:aws:sns:us-east-1:210987654321:elsewhere"),
+    "alarm of another region": with_message(
+        load_event("latency-warning"),
+        AlarmArn="arn:aws:cloudwatch:eu-west-1:123456789012:alarm:printapp-remediation-api-latency-warning",
+    ),
+    "alarm of another partition": with_message(
+        load_event("latency-warning"),
+        AlarmArn="arn:aws-us-gov:cloudwatch:us-east-1:123456789012:alarm:printapp-remediation-api-latency-warning",
+    ),
 }
 
 
@@ -79,6 +87,14 @@ def test_bad_input_is_rejected_without_any_write(
     assert result["decisions"][0]["outcome"] == "rejected"
     # and the log says so, in a line an engineer can find
     assert "Alarm Rejected" in caplog.text
+
+
+def test_an_alarm_of_another_region_is_outside_the_trust_boundary(app: App, invoke) -> None:
+    invoke(SpikeRunbook(), BAD_EVENTS["alarm of another region"])
+
+    rejected = only(app.audit_events())["detail"]
+    assert rejected["limit"] == "trust-boundary"
+    assert "eu-west-1" in rejected["reason"]
 
 
 def test_trusted_topics_can_be_listed_explicitly(app: App, invoke) -> None:

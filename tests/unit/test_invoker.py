@@ -110,10 +110,10 @@ def test_globals_are_merged_into_the_function() -> None:
 
 
 def test_a_condition_follows_its_parameter() -> None:
-    statement = {"Fn::If": ["HasRestApiId", "one api", "any api"]}
+    statement = {"Fn::If": ["OnAws", "archive the bus", "no archive"]}
 
-    assert _resolver().resolve(statement) == "any api"
-    assert _resolver(TargetRestApiId="abc123").resolve(statement) == "one api"
+    assert _resolver().resolve(statement) == "archive the bus"
+    assert _resolver(LocalEmulator="true").resolve(statement) == "no archive"
 
 
 def test_an_override_the_template_would_refuse_is_refused() -> None:

@@ -77,6 +77,17 @@ def test_no_write_action_is_granted_on_every_resource(handler: str) -> None:
         assert not (writes and statement["Resource"] == "*"), f"{handler}: {writes} on every resource"
 
 
+def test_stage_changes_are_granted_on_the_apps_api_only() -> None:
+    # Given the stage cache policy: PATCH on the app's API stage, never on every API's
+    statements = resources()["StageCachePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    patching = [s for s in statements if granted(s, "apigateway:PATCH")]
+    stage = "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${TargetRestApiId}/stages/${TargetApiStage}"
+    assert [s["Resource"] for s in patching] == [{"Fn::Sub": stage}]
+    # and a deploy without the API's id is refused, instead of falling back to a wildcard
+    (assertion,) = template()["Rules"]["RestApiIdIsRequired"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "TargetRestApiId"}, ""]}]}
+
+
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_every_function_has_a_dlq_a_log_group_and_the_shared_layer(handler: str) -> None:
     _, function = function_for_handler(handler)

@@ -26,16 +26,18 @@ logger = Logger()
 _OFF = frozenset({"false", "0", "off", "no", "disabled"})
 
 
-def own_account(invoked_function_arn: str | None) -> str:
+def own_arn(invoked_function_arn: str | None) -> Arn:
+    """This function's ARN: its partition, region and account are the trust boundary's."""
     arn = Arn.parse(invoked_function_arn or "")
     if arn is None:
         raise UntrustedSource(f"cannot tell this function's account from {invoked_function_arn!r}")
-    return arn.account
+    return arn
 
 
-def check_trust(delivery: AlarmDelivery, settings: Settings, account: str) -> None:
-    """Act only on a trusted topic AND an alarm of our own account (both must hold)."""
+def check_trust(delivery: AlarmDelivery, settings: Settings, function: Arn) -> None:
+    """Act only on a trusted topic AND an alarm of our own account, partition and region."""
     context = {"topic_arn": delivery.topic_arn, "message_id": delivery.message_id, "alarm_name": delivery.alarm.name}
+    account = function.account
     if settings.alarm_topic_arns:
         if delivery.topic_arn not in settings.alarm_topic_arns:
             raise UntrustedSource(f"topic {delivery.topic_arn} is not in ALARM_TOPIC_ARNS", **context)
@@ -46,9 +48,16 @@ def check_trust(delivery: AlarmDelivery, settings: Settings, account: str) -> No
                 f"topic {delivery.topic_arn} is not in this function's account {account} (ALARM_TOPIC_ARNS unset)",
                 **context,
             )
-    if delivery.alarm.account_id != account:
+    alarm = Arn.parse(delivery.alarm.arn)
+    if delivery.alarm.account_id != account or alarm is None:
         raise UntrustedSource(
             f"alarm belongs to account {delivery.alarm.account_id}, not this function's account {account}",
+            **context,
+        )
+    if (alarm.partition, alarm.region) != (function.partition, function.region):
+        raise UntrustedSource(
+            f"alarm {delivery.alarm.arn} is in {alarm.partition}/{alarm.region or '?'}, not this function's "
+            f"{function.partition}/{function.region}: its resources are not the ones this function manages",
             **context,
         )
 

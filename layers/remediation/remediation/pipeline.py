@@ -20,6 +20,7 @@ runbook's state exactly once.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from remediation.errors import (
     AlreadyApplied,
     ApprovalRequired,
     AuditDeliveryError,
+    KillSwitchUnreadable,
     LockNotReleased,
     NotRecorded,
     Outcome,
@@ -45,7 +47,7 @@ from remediation.errors import (
 )
 from remediation.intents import Act, Report
 from remediation.settings import ApprovalMode
-from remediation.state import FixedPlan, RunRecord
+from remediation.state import FixedPlan, RaiseRecord, RunRecord
 
 if TYPE_CHECKING:
     from remediation.alarm import AlarmNotification
@@ -137,9 +139,15 @@ class Run:
             state.forget_undelivered(self.correlation_id)
 
     def kill_switch(self) -> str | None:
-        """Why remediation is off, or None. Read once per run: every step sees the same answer."""
+        """Why remediation is off, or None. Read once per run, so every step sees the same answer
+        (a read that failed fails every step of the run, and the invocation with them)."""
         if self._kill_switch is _UNREAD:
-            self._kill_switch = guardrails.read_kill_switch(self.runtime.settings, self.runtime.clients.ssm)
+            try:
+                self._kill_switch = guardrails.read_kill_switch(self.runtime.settings, self.runtime.clients.ssm)
+            except KillSwitchUnreadable as error:
+                self._kill_switch = error
+        if isinstance(self._kill_switch, KillSwitchUnreadable):
+            raise self._kill_switch
         return self._kill_switch  # type: ignore[return-value]
 
     def raise_failure(self) -> None:
@@ -160,6 +168,8 @@ class Step:
     fixed: FixedPlan | None = None
     locked: bool = False
     storm_counted: bool = False
+    #: The last raise of this action on its target, as the cooldown read it.
+    last_raise: RaiseRecord | None = None
 
     @property
     def settings(self) -> Settings:
@@ -277,8 +287,9 @@ def ask_approval(step: Step) -> None:
 def check_cooldown(step: Step) -> None:
     if step.raising:
         action, run = step.action, step.run
+        step.last_raise = run.runtime.state.last_raise(action.name, action.target())
         guardrails.check_cooldown(
-            run.runtime.state.last_raise(action.name, action.target()),
+            step.last_raise,
             run.runtime.clock(),
             action.cooldown_seconds(),
             f"{action.name} on {action.target()}",
@@ -308,10 +319,19 @@ def consume_storm_budget(step: Step) -> None:
 
 
 def record_baseline(step: Step) -> None:
+    """Keep what the first scale-up found. A baseline is stale once the target no longer holds what
+    this system last raised it to (a person set another everyday value, or a scale-down failed):
+    then what it holds now is the baseline."""
     if step.raising:
         assert step.before is not None
-        action = step.action
-        step.run.runtime.state.record_baseline(action.name, action.target(), action.baseline(step.before))
+        action, last = step.action, step.last_raise
+        current = action.baseline(step.before)
+        stale = last is not None and last.raised_to is not None and not _same(last.raised_to, current)
+        step.run.runtime.state.record_baseline(action.name, action.target(), current, replace=stale)
+
+
+def _same(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
+    return json.dumps(left, sort_keys=True, default=str) == json.dumps(right, sort_keys=True, default=str)
 
 
 def fix_plan(step: Step) -> None:
@@ -349,19 +369,14 @@ def apply(step: Step) -> Decision:
 
 def _complete(step: Step) -> None:
     run, action = step.run, step.action
+    after = step.plan.after if step.plan else step.fixed.after if step.fixed else {}
     run.runtime.state.complete(
         run.correlation_id,
         action.name,
         action.target(),
-        raised=step.raising,
-        keep_seconds=_raise_memory(step),
+        raised_to=action.baseline(after) if step.raising else None,
         clear_baseline=not step.raising,
     )
-
-
-def _raise_memory(step: Step) -> int:
-    """How long a raise must be remembered: for its cooldown and for the scale-down hysteresis."""
-    return 2 * max(step.action.cooldown_seconds(), step.settings.scale_down_hysteresis_seconds) + 3600
 
 
 GUARDS: tuple[Guard, ...] = (

@@ -103,7 +103,7 @@ def _handle_delivery(
     alarm, settings = delivery.alarm, runtime.settings
     logger.append_keys(alarm=alarm.name, alarmState=alarm.state)
     logger.set_correlation_id(correlation_id_for(alarm))
-    guardrails.check_trust(delivery, settings, guardrails.own_account(getattr(context, "invoked_function_arn", None)))
+    guardrails.check_trust(delivery, settings, guardrails.own_arn(getattr(context, "invoked_function_arn", None)))
     if alarm.is_composite:
         # Composite alarms are recognised and recorded; their children carry the metrics we act on.
         runtime.audit.record(

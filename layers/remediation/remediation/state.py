@@ -97,6 +97,8 @@ class RaiseRecord:
     applied_at: float
     #: The alarm state change that raised it (its correlation id).
     correlation_id: str | None
+    #: What it raised the target to (in the shape of the action's baseline).
+    raised_to: Mapping[str, Any] | None = None
 
 
 class StateStore:
@@ -211,12 +213,12 @@ class StateStore:
         action: str,
         target: str,
         *,
-        raised: bool,
-        keep_seconds: int,
+        raised_to: Mapping[str, Any] | None,
         clear_baseline: bool = False,
     ) -> None:
         """After a change took effect, in one transaction: the plan is applied; a raise is
-        remembered (cooldown, hysteresis); a restore consumes its baseline."""
+        remembered, with what it raised to (cooldown, hysteresis, stale baselines); a restore
+        consumes its baseline."""
         now = self.now()
         items: list[TransactWriteItemTypeDef] = [
             {
@@ -232,7 +234,7 @@ class StateStore:
                 }
             }
         ]
-        if raised:
+        if raised_to is not None:
             items.append(
                 {
                     "Put": {
@@ -241,7 +243,9 @@ class StateStore:
                             "id": {"S": f"raise#{action}#{target}"},
                             "appliedAt": {"N": repr(now)},
                             "correlationId": {"S": correlation_id},
-                            "expiration": {"N": str(int(now + keep_seconds))},
+                            "raisedTo": {"S": json.dumps(raised_to, sort_keys=True, default=str)},
+                            # As long as the baseline it can tell is stale.
+                            "expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
                         },
                     }
                 }
@@ -256,8 +260,12 @@ class StateStore:
         item = self._get(f"raise#{action}#{target}")
         if not item:
             return None
-        correlation = item.get("correlationId")
-        return RaiseRecord(float(item["appliedAt"]["N"]), correlation["S"] if correlation else None)
+        correlation, raised_to = item.get("correlationId"), item.get("raisedTo")
+        return RaiseRecord(
+            float(item["appliedAt"]["N"]),
+            correlation["S"] if correlation else None,
+            json.loads(raised_to["S"]) if raised_to else None,
+        )
 
     # --- baselines -----------------------------------------------------------------------
 
@@ -265,8 +273,9 @@ class StateStore:
         item = self._get(f"baseline#{action}#{target}")
         return json.loads(item["value"]["S"]) if item else None  # type: ignore[no-any-return]
 
-    def record_baseline(self, action: str, target: str, value: Mapping[str, Any]) -> bool:
-        """Keep the value from before the FIRST scale-up; later scale-ups must not overwrite it."""
+    def record_baseline(self, action: str, target: str, value: Mapping[str, Any], *, replace: bool = False) -> bool:
+        """Keep the value from before the FIRST scale-up; later scale-ups must not overwrite it
+        (`replace`: the recorded one is stale, and this value takes its place)."""
         now = self.now()
         try:
             self._dynamodb.put_item(
@@ -277,7 +286,7 @@ class StateStore:
                     "recordedAt": {"N": repr(now)},
                     "expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
                 },
-                ConditionExpression="attribute_not_exists(id)",
+                **({} if replace else {"ConditionExpression": "attribute_not_exists(id)"}),  # type: ignore[arg-type]
             )
         except ClientError as error:
             if _is_conditional_failure(error):

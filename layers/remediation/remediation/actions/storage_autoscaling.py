@@ -29,6 +29,9 @@ class EnableStorageAutoscaling(DatabaseAction[StorageAutoscaling]):
     permissions = (DESCRIBE, "rds:ModifyDBInstance")
     parameters = StorageAutoscaling
 
+    def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
+        return {"maxAllocatedStorageGb": before["maxAllocatedStorageGb"]}
+
     def plan(self, before: Mapping[str, Any], params: StorageAutoscaling) -> Plan:
         current = before["maxAllocatedStorageGb"]
         wanted = params.max_allocated_storage_gb
