@@ -188,6 +188,14 @@ class Story:
     def play(self) -> list[StepResult]:
         self.prepare()
         self._step(
+            "first-ok",
+            "Just deployed: a traffic alarm's first OK (INSUFFICIENT_DATA → OK) changes nothing",
+            2,
+            lambda: self._set_alarm("lambda-concurrency-warning", "OK", "concurrency 40 < 500"),
+            {"latency": 180},
+        )
+        drain(self.aws, self.alarm_queue)  # the duplicate step below resends the spike's notification
+        spike = self._step(
             "spike",
             "Traffic spike: API latency above 500 ms",
             2,
@@ -210,7 +218,7 @@ class Story:
             {"latency": 230},
         )
         # Past the hysteresis window, counted from the scale-up.
-        since_spike = (datetime.now(UTC) - self.results[0].finished).total_seconds()
+        since_spike = (datetime.now(UTC) - spike.finished).total_seconds()
         time.sleep(max(0.0, HYSTERESIS_SECONDS + 2 - since_spike))
         self._step(
             "recovery",

@@ -31,6 +31,16 @@ def outcomes(step: demo.StepResult) -> list[tuple[str, str | None]]:
     return sorted(((e["detail"]["action"] or {}).get("name", ""), e["detail"]["outcome"]) for e in step.events)
 
 
+def test_the_first_ok_after_deploy_changes_nothing(story: dict[str, demo.StepResult]) -> None:
+    first_ok = story["first-ok"]
+    assert sorted((e["detail"]["action"]["name"], e["detail"]["limit"]) for e in first_ok.events) == [
+        ("set-reserved-concurrency", "no-baseline"),
+        ("set-stage-cache", "no-baseline"),
+    ]
+    assert first_ok.state["reservedConcurrency"] == 100
+    assert first_ok.state["cacheEnabled"] is False
+
+
 def test_a_spike_raises_concurrency_and_enables_the_cache(story: dict[str, demo.StepResult]) -> None:
     spike = story["spike"]
     assert outcomes(spike) == [("set-reserved-concurrency", "applied"), ("set-stage-cache", "applied")]

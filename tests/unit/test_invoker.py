@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 
 import local_invoke
 from cfn_template import Resolver, Stack, TemplateError, function_properties, load_template
+from remediation.state import StateStore
 from support.app import EVENTS, STACK, App, alarm_message, load_event
 from support.audit import for_action, only
 from support.fakes import ACCOUNT_ID, REGION
@@ -342,16 +343,28 @@ def test_a_redelivered_state_change_acts_once(sweep: Sweep) -> None:
 def test_parameter_overrides_reach_the_handler_dry_run_changes_nothing(
     moto_endpoint: str, invoker: Invoker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a spike was remediated (concurrency 200, cache 1.6 GB) and every alarm is OK again
+    # Given a spike was remediated an hour ago (100 → 200, cache off → 1.6 GB) and every alarm is OK again
     app = _fresh_world(moto_endpoint, monkeypatch)
     app.set_reserved_concurrency(200)
     app.set_stage_cache(True, "1.6")
+    an_hour_ago = StateStore(app.dynamodb, app.table, clock=lambda: time.time() - 3600)
+    for action, target, baseline, raised_to in (
+        ("set-reserved-concurrency", "printapp-api", {"reservedConcurrency": 100}, {"reservedConcurrency": 200}),
+        (
+            "set-stage-cache",
+            "printapp-api/prod",
+            {"cacheClusterEnabled": False, "cacheClusterSize": None},
+            {"cacheClusterEnabled": True, "cacheClusterSize": "1.6"},
+        ),
+    ):
+        an_hour_ago.record_baseline(action, target, baseline)
+        an_hour_ago.complete("the-spike", action, target, raised_to=raised_to)
     _set_every_alarm(app, "OK")
 
     # When the recovery is invoked with the template parameter DryRun=true
     invocation = invoker("ScaleDownHandlerFunction", "latency-recovered", "--parameter-overrides", "DryRun=true")
 
-    # Then the handler planned the restore to the runbook's baseline (100, 0.5 GB) and changed nothing
+    # Then the handler planned the restore to the recorded baseline (100, no cache) and changed nothing
     assert invocation.returncode == 0, invocation.stderr[-3000:]
     assert [d["outcome"] for d in invocation.result["decisions"]] == ["planned", "planned"]
     assert app.reserved_concurrency() == 200

@@ -149,8 +149,18 @@ def test_scale_down_restores_the_recorded_baselines() -> None:
 
     assert acts(decided) == [
         (SetReservedConcurrency.name, {"direction": Direction.RESTORE, "value": 150}),
-        (SetStageCache.name, {"direction": Direction.RESTORE, "enabled": False, "size_gb": Decimal("0.5")}),
+        (SetStageCache.name, {"direction": Direction.RESTORE, "enabled": False}),
     ]
+
+
+def test_scale_down_without_a_baseline_has_nothing_to_undo() -> None:
+    history = {SetReservedConcurrency.name: History(NOW - 3600, {"reservedConcurrency": 150})}
+
+    decided = ScaleDownRunbook().decide(recovered(history=history))
+
+    assert [name for name, _ in acts(decided)] == [SetReservedConcurrency.name]
+    (report,) = [intent for intent in decided.intents if isinstance(intent, Report)]
+    assert (report.limit, report.action) == (Limit.NO_BASELINE, (SetStageCache.name, "printapp-api/prod"))
 
 
 def test_scale_down_waits_for_the_hysteresis_window() -> None:

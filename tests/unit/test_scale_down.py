@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runbooks.spike import SpikeRunbook
-from support.app import STACK, App, load_event
+from support.app import STACK, App, load_event, with_message
 from support.audit import by_outcome, for_action, only
 from support.fakes import FakeClock
 from support.world import calm_traffic_alarms
@@ -106,16 +106,52 @@ def test_hand_made_traffic_alarm_also_holds_the_scale_down(app: App, invoke, clo
     assert "p99 too slow (Jane)" in only(app.audit_events())["detail"]["reason"]
 
 
-def test_scale_down_without_a_recorded_baseline_uses_the_runbook_values(app: App, invoke, clock: FakeClock) -> None:
+def test_the_first_ok_after_deploy_changes_nothing(app: App, invoke) -> None:
+    # Given a fresh deploy: the app function has no reservation, and a traffic alarm goes
+    # INSUFFICIENT_DATA → OK (and fires its OK action) before any spike
+    app.set_reserved_concurrency(None)
+    calm_traffic_alarms(app)
+    first_ok = with_message(load_event("latency-recovered"), OldStateValue="INSUFFICIENT_DATA")
+
+    invoke(SCALE_DOWN, first_ok)
+
+    # Then the function is not capped by a reservation it never had, and the trail says why
+    assert app.reserved_concurrency() is None
+    assert app.stage_cache() == (False, None)
+    skipped = by_outcome(app.audit_events(), "skipped")
+    assert sorted((d["action"]["name"], d["limit"]) for d in skipped) == [
+        ("set-reserved-concurrency", "no-baseline"),
+        ("set-stage-cache", "no-baseline"),
+    ]
+
+
+def test_scale_down_never_lowers_what_it_did_not_raise(app: App, invoke) -> None:
     # Given capacity raised by hand (no scale-up of ours, so no baseline was recorded)
-    app.set_reserved_concurrency(250)
+    app.set_reserved_concurrency(300)
     app.set_stage_cache(True, "6.1")
     calm_traffic_alarms(app)
 
     invoke(SCALE_DOWN, load_event("latency-recovered"))
 
-    assert app.reserved_concurrency() == 100
-    assert app.stage_cache() == (True, Decimal("0.5"))
+    assert app.reserved_concurrency() == 300
+    assert app.stage_cache() == (True, Decimal("6.1"))
+    assert {d["limit"] for d in by_outcome(app.audit_events(), "skipped")} == {"no-baseline"}
+
+
+def test_scale_down_leaves_a_value_someone_changed_after_the_spike(app: App, invoke, clock: FakeClock) -> None:
+    # Given a spike raised concurrency to 200, and an engineer then raised it to 300 by hand
+    _spike_then_calm(app, invoke)
+    app.set_reserved_concurrency(300)
+
+    clock.advance(16 * 60)
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    # Then their 300 stays; the cache, still as the spike left it, is restored
+    assert app.reserved_concurrency() == 300
+    assert app.stage_cache() == (False, None)
+    concurrency = only(for_action(app.audit_events(), "set-reserved-concurrency"))
+    assert (concurrency["outcome"], concurrency["limit"]) == ("skipped", "value-changed")
+    assert "not the reservedConcurrency 200 this system raised it to" in concurrency["reason"]
 
 
 def test_a_new_spike_after_scale_down_records_a_fresh_baseline(app: App, invoke, clock: FakeClock) -> None:
@@ -167,4 +203,4 @@ def test_scale_down_never_raises_what_the_spike_did_not(app: App, invoke, clock:
     assert app.reserved_concurrency() == 100
     assert app.stage_cache() == (False, None)
     cache = only(for_action(app.audit_events(), "set-stage-cache"))
-    assert (cache["outcome"], cache["limit"]) == ("skipped", "only-lower")
+    assert (cache["outcome"], cache["limit"]) == ("skipped", "no-baseline")

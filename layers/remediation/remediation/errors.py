@@ -49,6 +49,8 @@ class Limit(StrEnum):
     ALARM_STATE = "alarm-state"
     ONLY_RAISE = "only-raise"
     ONLY_LOWER = "only-lower"
+    NO_BASELINE = "no-baseline"
+    VALUE_CHANGED = "value-changed"
     CEILING = "ceiling"
     ACCOUNT_HEADROOM = "account-headroom"
     COOLDOWN = "cooldown"
@@ -134,6 +136,18 @@ class AlarmNoLongerFiring(LimitReached):
 
 class AlreadyAtTarget(LimitReached):
     limit = Limit.ONLY_RAISE
+
+
+class NoBaseline(LimitReached):
+    """A scale-down with nothing of ours to undo: no scale-up recorded its baseline."""
+
+    limit = Limit.NO_BASELINE
+
+
+class ValueChanged(LimitReached):
+    """The target no longer holds what this system raised it to: someone else changed it."""
+
+    limit = Limit.VALUE_CHANGED
 
 
 class OnlyLowers(LimitReached):

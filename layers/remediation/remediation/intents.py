@@ -92,6 +92,8 @@ class Report:
     limit: Limit | None = None
     before: Mapping[str, Any] | None = None
     evidence: Mapping[str, Any] | None = None
+    #: The action and target the report is about, when it is about one (e.g. nothing to undo).
+    action: tuple[str, str] | None = None
 
     @classmethod
     def of(
@@ -100,8 +102,9 @@ class Report:
         *,
         before: Mapping[str, Any] | None = None,
         evidence: Mapping[str, Any] | None = None,
+        action: tuple[str, str] | None = None,
     ) -> Report:
-        return cls(error.outcome, str(error), error.limit, before, evidence)
+        return cls(error.outcome, str(error), error.limit, before, evidence, action)
 
 
 Intent = Act | Report

@@ -37,10 +37,12 @@ from remediation.errors import (
     AuditDeliveryError,
     KillSwitchUnreadable,
     LockNotReleased,
+    NoBaseline,
     NotRecorded,
     Outcome,
     RemediationDisabled,
     RemediationError,
+    ValueChanged,
     limit_for,
     mark_audited,
     outcome_for,
@@ -273,6 +275,28 @@ def converge(step: Step) -> Decision | None:
     )
 
 
+def undo_only_ours(step: Step) -> None:
+    """A restore undoes what this system raised, and only that: a target that no longer holds
+    what it was raised to was changed by someone else since, and is left alone."""
+    if step.raising:
+        return
+    assert step.before is not None
+    action = step.action
+    last = step.run.runtime.state.last_raise(action.name, action.target())
+    if last is None or last.raised_to is None:
+        raise NoBaseline(f"{action.name} on {action.target()}: no raise of this system's is recorded; left alone")
+    current = action.baseline(step.before)
+    if not _same(current, last.raised_to):
+        raise ValueChanged(
+            f"{action.target()} holds {_shown(current)}, not the {_shown(last.raised_to)} this system raised it to: "
+            "someone changed it since; a scale-down only undoes what this system did"
+        )
+
+
+def _shown(value: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key} {item}" for key, item in value.items())
+
+
 def plan_within_limits(step: Step) -> None:
     assert step.before is not None
     step.plan = step.action.plan(step.before, step.params)
@@ -384,6 +408,7 @@ GUARDS: tuple[Guard, ...] = (
     recall_fixed_plan,
     read_before,
     converge,
+    undo_only_ours,
     plan_within_limits,
     ask_approval,
     check_cooldown,
@@ -402,8 +427,16 @@ GUARDS: tuple[Guard, ...] = (
 def execute(run: Run, intent: Intent) -> None:
     """Audit a report, or run an action through every guard; never raises (failures are kept)."""
     if isinstance(intent, Report):
+        action = ActionRef(*intent.action) if intent.action else None
         run.record(
-            Decision(intent.outcome, intent.reason, before=intent.before, limit=intent.limit, evidence=intent.evidence)
+            Decision(
+                intent.outcome,
+                intent.reason,
+                action=action,
+                before=intent.before,
+                limit=intent.limit,
+                evidence=intent.evidence,
+            )
         )
         return
     _run_action(run, intent)

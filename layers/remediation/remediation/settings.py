@@ -91,10 +91,6 @@ class Settings(BaseModel):
     critical_cache_size_gb: Decimal = Field(Decimal("6.1"), alias="CRITICAL_CACHE_SIZE_GB")
     cache_size_ceiling_gb: Decimal = Field(Decimal("6.1"), alias="CACHE_SIZE_CEILING_GB")
 
-    # Scale-down fallbacks when no baseline was recorded.
-    baseline_reserved_concurrency: int = Field(100, alias="BASELINE_RESERVED_CONCURRENCY", ge=1)
-    baseline_cache_size_gb: Decimal = Field(Decimal("0.5"), alias="BASELINE_CACHE_SIZE_GB")
-
     # Database runbook values.
     db_approval_mode: ApprovalMode = Field(ApprovalMode.AUTO, alias="DB_APPROVAL_MODE")
     db_max_read_replicas: int = Field(2, alias="DB_MAX_READ_REPLICAS", ge=0, le=15)
@@ -124,7 +120,7 @@ class Settings(BaseModel):
             return tuple(arn.strip() for arn in value.split(",") if arn.strip())
         return value
 
-    @field_validator("cache_size_gb", "critical_cache_size_gb", "cache_size_ceiling_gb", "baseline_cache_size_gb")
+    @field_validator("cache_size_gb", "critical_cache_size_gb", "cache_size_ceiling_gb")
     @classmethod
     def _cache_size_in_range(cls, value: Decimal) -> Decimal:
         if not VALID_CACHE_SIZES_GB[0] <= value <= VALID_CACHE_SIZES_GB[-1]:

@@ -143,7 +143,9 @@ class SetStageCache(Action[StageCache]):
                 summary=f"stage cache of {self.target()} {current} GB → disabled (baseline restored)",
                 parameters={"enabled": False},
             )
-        size = valid_cache_size(params.size_gb or self.settings.baseline_cache_size_gb)
+        if params.size_gb is None:
+            raise ConfigurationError("restoring an enabled cache needs the baseline's size")
+        size = valid_cache_size(params.size_gb)
         if current == size:
             raise AlreadyAtTarget(f"stage cache is already at its baseline {size} GB")
         if current is None or size > current:

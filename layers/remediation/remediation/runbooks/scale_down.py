@@ -1,18 +1,21 @@
 """Runbook: back to normal (OK on the traffic alarms).
 
-Restore what the first scale-up found (its recorded baseline; without one, the runbook's
-reserved concurrency 100 and cache 0.5 GB), but only when
+Restore what the first scale-up found (its recorded baseline), but only when
 - the alarm is still OK when re-read,
 - no traffic alarm on the app's resources is still in ALARM, and
 - the last scale-up is older than the hysteresis window (15 min by default),
 so a flapping alarm does not saw capacity up and down.
+
+It only ever undoes what this system raised: with no recorded baseline (a first deploy's
+INSUFFICIENT_DATA → OK, a value an operator set by hand) it changes nothing (`no-baseline`); and
+the engine leaves alone a target that no longer holds what this system raised it to.
 """
 
 from __future__ import annotations
 
 from remediation.actions import Direction, ReservedConcurrency, SetReservedConcurrency, SetStageCache, StageCache
-from remediation.errors import HysteresisActive, TrafficAlarmActive
-from remediation.intents import Act, Decided, History, Need, Report, Situation
+from remediation.errors import HysteresisActive, NoBaseline, TrafficAlarmActive
+from remediation.intents import Act, Decided, History, Intent, Need, Report, Situation
 from remediation.runbooks.base import Runbook
 from remediation.signals import TRAFFIC_SIGNALS
 
@@ -40,26 +43,30 @@ class ScaleDownRunbook(Runbook):
             return Decided(
                 (Report.of(HysteresisActive(f"last scale-up was {ago} s ago; scale-down waits {hysteresis} s")),)
             )
-        concurrency_baseline = concurrency.baseline or {}
-        cache_baseline = cache.baseline
-        return Decided(
-            (
-                Act(
-                    SetReservedConcurrency,
-                    ReservedConcurrency(
-                        direction=Direction.RESTORE,
-                        value=concurrency_baseline.get("reservedConcurrency")
-                        if concurrency.baseline
-                        else settings.baseline_reserved_concurrency,
-                    ),
-                ),
-                Act(
-                    SetStageCache,
-                    StageCache(
-                        direction=Direction.RESTORE,
-                        enabled=cache_baseline["cacheClusterEnabled"] if cache_baseline else True,
-                        size_gb=(cache_baseline or {}).get("cacheClusterSize") or settings.baseline_cache_size_gb,
-                    ),
-                ),
+        intents: list[Intent] = []
+        if concurrency.baseline is None:
+            intents.append(_nothing_to_undo(SetReservedConcurrency.name, settings.target_function_name))
+        else:
+            value = concurrency.baseline["reservedConcurrency"]
+            intents.append(Act(SetReservedConcurrency, ReservedConcurrency(direction=Direction.RESTORE, value=value)))
+        if cache.baseline is None:
+            target = f"{settings.target_api_name}/{settings.target_api_stage}"
+            intents.append(_nothing_to_undo(SetStageCache.name, target))
+        else:
+            restore = StageCache(
+                direction=Direction.RESTORE,
+                enabled=cache.baseline["cacheClusterEnabled"],
+                size_gb=cache.baseline["cacheClusterSize"],
             )
-        )
+            intents.append(Act(SetStageCache, restore))
+        return Decided(tuple(intents))
+
+
+def _nothing_to_undo(action: str, target: str) -> Report:
+    return Report.of(
+        NoBaseline(
+            f"{action} on {target}: no scale-up of this system's is recorded (a first OK after deploy, or a "
+            "value set by hand), so there is nothing of ours to undo; left as it is"
+        ),
+        action=(action, target),
+    )
