@@ -12,7 +12,7 @@ C7N_VERSION := 0.9.53
 # (The first candidate that really runs: pyenv's shim answers even when 3.12 is not active.)
 PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null),$(shell $(candidate) -c pass >/dev/null 2>&1 && echo $(candidate))))
 
-.PHONY: demo test lint typecheck unit schema invoke bench clean
+.PHONY: demo test lint typecheck unit schema invoke approve bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 	@echo "==> installing the project's dependencies in $(VENV) (first run: about a minute)"
@@ -65,6 +65,10 @@ schema: $(VENV)/.installed
 ## make invoke: run one function of template.yaml on an event, in-process, no Docker (FUNCTION=... EVENT=... [ARGS=...])
 invoke: $(VENV)/.installed
 	$(VENV)/bin/python tools/local_invoke.py $(FUNCTION) $(EVENT) $(ARGS)
+
+## make approve: approve a waiting change as yourself (DECISION_ID=<the Approval Requested decisionId> [STACK=...])
+approve: $(VENV)/.installed
+	$(VENV)/bin/python tools/approve.py $(DECISION_ID) --stack-name $(or $(STACK),printapp-remediation)
 
 $(C7N_VENV)/.installed:
 	@echo "==> installing Cloud Custodian $(C7N_VERSION) in $(C7N_VENV), for comparison"

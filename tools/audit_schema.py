@@ -61,7 +61,7 @@ _ENVELOPE: dict[str, Any] = {
 
 
 #: The schema's names for the contract's models (subscribers' code generators use them).
-_NAMES = {"AlarmDetail": "Alarm", "ActionDetail": "Action"}
+_NAMES = {"AlarmDetail": "Alarm", "ActionDetail": "Action", "ApprovalDetail": "Approval"}
 
 
 def _draft4(node: Any, definitions: dict[str, Any]) -> Any:
@@ -99,7 +99,7 @@ def audit_event_schema() -> dict[str, Any]:
     generated = DecisionDetail.model_json_schema(ref_template="#/definitions/{model}")
     models = generated.pop("$defs")
     definitions = {_NAMES[name]: _draft4(model, models) for name, model in models.items() if name in _NAMES}
-    # Alarm and action may be null as a whole (a rejected event, a decision about the alarm).
+    # Alarm, action and approval may be null as a whole (a rejected event, a decision about the alarm).
     for definition in definitions.values():
         definition["type"] = ["object", "null"]
     definitions = {"RemediationDecision": _draft4(generated, models), **definitions}

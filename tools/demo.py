@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from approve import approve
 from local_aws import ACCOUNT_ID, REGION, ROOT, LocalAws, audit_capture, drain
 from standins import EVERYDAY_RESERVED_CONCURRENCY, StandIns, create_standins, read_back
 from timeline import Console, render_png
@@ -31,11 +32,12 @@ STACK = "printapp-remediation"
 OUTPUT_DIR = ROOT / "out" / "demo"
 #: Short timings so the story plays in about a minute (the defaults are minutes to an hour).
 COOLDOWN_SECONDS, HYSTERESIS_SECONDS = 10, 20
+DB_COOLDOWN_SECONDS = 30
 LOCAL_PARAMETERS = {
     "LocalEmulator": "true",
     "CooldownSeconds": COOLDOWN_SECONDS,
     "ScaleDownHysteresisSeconds": HYSTERESIS_SECONDS,
-    "DbCooldownSeconds": 30,
+    "DbCooldownSeconds": DB_COOLDOWN_SECONDS,
 }
 #: How long a quiet step waits to be sure nothing (else) happens.
 QUIET_SECONDS = 6
@@ -234,7 +236,7 @@ class Story:
             lambda: self._set_alarm("db-cpu-warning", "ALARM", "CPU 71 % > 60 %"),
             {"db_cpu": 71},
         )
-        self._step(
+        db_critical = self._step(
             "db-critical",
             "Database CPU above 80 %",
             1,
@@ -256,6 +258,7 @@ class Story:
             lambda: self._deliver_metric_math("s3-request-rate.json", datetime.now(UTC)),
         )
         self._step("untrusted", "A notification from another account's topic", 1, self._untrusted)
+        self._approval(db_critical)
         self._dry_run_spike()
         self._failure_to_dead_letter_queue()
         return self.results
@@ -339,6 +342,35 @@ class Story:
         while time.monotonic() < deadline and not result.dead_letters:
             result.dead_letters.extend(drain(self.aws, queue))
             time.sleep(0.5)
+
+    def _approval(self, db_critical: StepResult) -> None:
+        """Manual approval mode: the class step waits for a human, who approves it, once."""
+        self._set_environment("DbCpuHandlerFunctionName", DB_APPROVAL_MODE="manual")
+        # Past the database cooldown of the class step the story made before.
+        since = (datetime.now(UTC) - db_critical.finished).total_seconds()
+        time.sleep(max(0.0, DB_COOLDOWN_SECONDS + 1 - since))
+        requested = self._step(
+            "approval-requested",
+            "Approval mode manual: database CPU still above 80 %, the class step waits for a human",
+            1,
+            lambda: self._deliver("DbCpuHandlerFunctionName", "db-cpu-critical.json", datetime.now(UTC)),
+            {"db_cpu": 91},
+        )
+        request_id = requested.events[0]["detail"]["decisionId"] if requested.events else ""
+        answers: list[Any] = []
+
+        def approve_as_the_caller() -> None:
+            answers.append(
+                approve(
+                    request_id,
+                    function=self.outputs["ApprovalHandlerFunctionName"],
+                    lambda_client=self.lambda_,
+                    sts=self.aws.client("sts"),
+                )
+            )
+
+        self._step("approved", "The on-call engineer approves it (make approve)", 1, approve_as_the_caller)
+        self._step("approved-again", "The same request approved again", 1, approve_as_the_caller)
 
     def _dry_run_spike(self) -> None:
         self._set_environment("SpikeHandlerFunctionName", DRY_RUN="true")

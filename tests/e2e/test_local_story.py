@@ -74,6 +74,24 @@ def test_database_cpu_takes_the_no_outage_steps_then_one_class_step(story: dict[
     assert critical.state["instanceClass"] == "db.r5.xlarge"
 
 
+def test_a_class_step_in_manual_mode_waits_for_an_approval_and_applies_once(story: dict[str, demo.StepResult]) -> None:
+    requested = story["approval-requested"]
+    assert [e["detail-type"] for e in requested.events] == ["Approval Requested"]
+    assert requested.state["instanceClass"] == "db.r5.xlarge"
+    request = requested.events[0]["detail"]
+    approved = story["approved"]
+    assert [e["detail-type"] for e in approved.events] == ["Remediation Applied"]
+    detail = approved.events[0]["detail"]
+    assert (detail["handler"], detail["approval"]["requestDecisionId"]) == ("approval_handler", request["decisionId"])
+    assert detail["approval"]["approver"].startswith("arn:")
+    assert approved.state["instanceClass"] == "db.r5.2xlarge"
+    again = story["approved-again"]
+    assert [(e["detail-type"], e["detail"]["limit"]) for e in again.events] == [
+        ("Remediation Skipped", "already-approved")
+    ]
+    assert again.state["instanceClass"] == "db.r5.2xlarge"
+
+
 def test_error_rate_triage_routes_throttling_and_escalates_the_rest(story: dict[str, demo.StepResult]) -> None:
     throttling = story["error-rate-throttling"]
     assert outcomes(throttling) == [("set-reserved-concurrency", "applied")]

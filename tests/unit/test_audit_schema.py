@@ -108,6 +108,7 @@ def test_schema_speaks_the_code_vocabulary() -> None:
         "scale_down_handler",
         "db_cpu_handler",
         "error_rate_triager",
+        "approval_handler",
     }
     assert {SPIKE.name, SCALE_DOWN.name} <= set(DETAIL_FIELDS["handler"]["enum"])
 

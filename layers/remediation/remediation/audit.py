@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from remediation.contract import SCHEMA_VERSION, SOURCE, ActionDetail, AlarmDetail, DecisionDetail
+from remediation.contract import SCHEMA_VERSION, SOURCE, ActionDetail, AlarmDetail, ApprovalDetail, DecisionDetail
 from remediation.errors import AlarmRejected, AuditDeliveryError, Limit, Outcome
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class Decision:
     evidence: Mapping[str, Any] | None = None
     #: Set when the engine needs to know it before recording (a fixed plan names its decision).
     decision_id: str | None = None
+    #: (request decisionId, approver) for the approval handler's decisions.
+    approval: tuple[str, str] | None = None
 
 
 def correlation_id_for(alarm: AlarmNotification | None, fallback: str | None = None) -> str:
@@ -255,7 +257,7 @@ class AuditTrail:
 
     def __init__(self, publisher: AuditPublisher, handler: str, *, dry_run: bool) -> None:
         self._publisher = publisher
-        self._handler = handler
+        self.handler = handler
         self._dry_run = dry_run
         self._pending: list[PutEventsRequestEntryTypeDef] = []
         self.details: list[dict[str, Any]] = []
@@ -272,7 +274,7 @@ class AuditTrail:
             "schemaVersion": SCHEMA_VERSION,
             "decisionId": decision.decision_id or str(uuid.uuid4()),
             "correlationId": correlation_id or correlation_id_for(alarm, rejected.message_id if rejected else None),
-            "handler": self._handler,
+            "handler": self.handler,
             "alarm": _alarm_detail(alarm, rejected),
             "action": ActionDetail(
                 name=decision.action.name,
@@ -289,6 +291,9 @@ class AuditTrail:
             "level": decision.level,
             "evidence": _as_json(decision.evidence) if decision.evidence is not None else _source_of(rejected),
             "dryRun": self._dry_run,
+            "approval": ApprovalDetail(requestDecisionId=decision.approval[0], approver=decision.approval[1])
+            if decision.approval
+            else None,
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         try:
@@ -299,6 +304,8 @@ class AuditTrail:
             model = DecisionDetail.model_construct(**fields)
         detail = model.model_dump(mode="json")
         detail.pop("truncated")  # set by _fit, only when something was cut
+        if detail["approval"] is None:
+            detail.pop("approval")
         detail = _fit(detail)
         resources = [arn for arn in (alarm.arn if alarm else None,) if arn]
         self._pending.append(self._publisher.entry(detail, resources))

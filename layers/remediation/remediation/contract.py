@@ -77,6 +77,19 @@ class ActionDetail(_Detail):
     )
 
 
+class ApprovalDetail(_Detail):
+    """Who approved the change, and which request they approved (decisions of the approval
+    handler only; null otherwise)."""
+
+    requestDecisionId: str = Field(
+        description="The decisionId of the Approval Requested event that asked for this change.", pattern=_UUID
+    )
+    approver: str = Field(
+        description="Who approved: the caller's identity (the ARN STS GetCallerIdentity gives the CLI).",
+        min_length=1,
+    )
+
+
 class DecisionDetail(_Detail):
     """The decision itself. Fields listed here are stable within schemaVersion 1.x; new fields
     may be added, so ignore the ones you do not know."""
@@ -97,9 +110,9 @@ class DecisionDetail(_Detail):
         "notification rejected before its alarm was known, it is the SNS MessageId.",
         min_length=1,
     )
-    handler: Literal["spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager"] = Field(
-        description="The Lambda handler that decided (functions/<handler>/ in the repository)."
-    )
+    handler: Literal[
+        "spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager", "approval_handler"
+    ] = Field(description="The Lambda handler that decided (functions/<handler>/ in the repository).")
     alarm: AlarmDetail | None
     action: ActionDetail | None
     before: dict[str, Any] | None = Field(
@@ -145,6 +158,9 @@ class DecisionDetail(_Detail):
     timestamp: str = Field(
         description="When the decision was made (UTC, RFC 3339, milliseconds).",
         json_schema_extra={"format": "date-time"},
+    )
+    approval: ApprovalDetail | None = Field(
+        None, description="Set on the approval handler's decisions: the request approved, and by whom."
     )
     truncated: list[str] | None = Field(
         None,

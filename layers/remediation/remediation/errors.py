@@ -68,6 +68,8 @@ class Limit(StrEnum):
     REPORT_ONLY = "report-only"
     NO_AUTOMATIC_SCALE_DOWN = "no-automatic-scale-down"
     APPROVAL_MODE = "approval-mode"
+    ALREADY_APPROVED = "already-approved"
+    APPROVAL_EXPIRED = "approval-expired"
     CONFIGURATION = "configuration"
 
 
@@ -144,6 +146,16 @@ class NoBaseline(LimitReached):
     limit = Limit.NO_BASELINE
 
 
+class AlreadyApproved(LimitReached):
+    limit = Limit.ALREADY_APPROVED
+
+
+class ApprovalExpired(LimitReached):
+    """No request with that id: never made, expired, or already cleaned up."""
+
+    limit = Limit.APPROVAL_EXPIRED
+
+
 class ValueChanged(LimitReached):
     """The target no longer holds what this system raised it to: someone else changed it."""
 
@@ -200,11 +212,6 @@ class EscalationRequired(RemediationError):
 
 class StormBreakerTripped(EscalationRequired):
     limit = Limit.STORM_BREAKER
-
-
-class ApprovalRequired(RemediationError):
-    outcome = Outcome.APPROVAL_REQUESTED
-    limit = Limit.APPROVAL_MODE
 
 
 # --- Failed: audited, then re-raised so Lambda's retries and the DLQ keep the alarm. ---

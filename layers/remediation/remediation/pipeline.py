@@ -33,9 +33,9 @@ from remediation.actions.base import Action, ActionParameters, Direction, Plan
 from remediation.audit import ActionRef, Decision, correlation_id_for
 from remediation.errors import (
     AlreadyApplied,
-    ApprovalRequired,
     AuditDeliveryError,
     KillSwitchUnreadable,
+    Limit,
     LockNotReleased,
     NoBaseline,
     NotRecorded,
@@ -63,6 +63,15 @@ logger = Logger()
 _UNREAD = object()
 
 
+@dataclass(frozen=True)
+class Approval:
+    """A human's approval of a stored request: which, by whom, and the target as the plan saw it."""
+
+    request_id: str
+    approver: str
+    before: Mapping[str, Any]
+
+
 @dataclass
 class Run:
     """One attempt at one alarm state change: what every step of it shares."""
@@ -76,6 +85,8 @@ class Run:
     failure: BaseException | None = None
     #: What earlier attempts at this state change left (fixed plans, undelivered audit).
     earlier: RunRecord = field(default_factory=lambda: RunRecord({}, []))
+    #: Set when this run applies a plan a human approved.
+    approval: Approval | None = None
     _kill_switch: object = _UNREAD
 
     @property
@@ -85,6 +96,7 @@ class Run:
     def record(self, decision: Decision) -> None:
         decision = replace(
             decision,
+            approval=(self.approval.request_id, self.approval.approver) if self.approval else None,
             level=decision.level or (self.level.value if self.level else None),
             evidence=decision.evidence if decision.evidence is not None else (dict(self.evidence) or None),
         )
@@ -302,12 +314,6 @@ def plan_within_limits(step: Step) -> None:
     step.plan = step.action.plan(step.before, step.params)
 
 
-def ask_approval(step: Step) -> None:
-    if step.action.causes_outage and step.settings.db_approval_mode is ApprovalMode.MANUAL:
-        assert step.plan is not None
-        raise ApprovalRequired(f"approval mode is manual: {step.plan.summary} needs a human's approval")
-
-
 def check_cooldown(step: Step) -> None:
     if step.raising:
         action, run = step.action, step.run
@@ -331,7 +337,58 @@ def stop_if_dry_run(step: Step) -> Decision | None:
     if not step.settings.dry_run:
         return None
     assert step.plan is not None
-    return step.decision(Outcome.PLANNED, f"dry run: would set {step.plan.summary}", after=step.plan.after)
+    how = "ask a human to approve" if _needs_approval(step) else "set"
+    return step.decision(Outcome.PLANNED, f"dry run: would {how} {step.plan.summary}", after=step.plan.after)
+
+
+def _needs_approval(step: Step) -> bool:
+    manual = step.settings.db_approval_mode is ApprovalMode.MANUAL
+    return step.action.causes_outage and manual and step.run.approval is None
+
+
+def ask_approval(step: Step) -> Decision | None:
+    """In manual mode, a change that causes an outage is a request: the exact plan is stored
+    under `approval#<decisionId>`, and the approval handler applies that plan, once."""
+    if not _needs_approval(step):
+        return None
+    assert step.plan is not None
+    assert step.before is not None
+    run, settings = step.run, step.settings
+    pinned = step.params.model_copy(update=dict(step.plan.pins))
+    run.runtime.state.save_approval_request(
+        step.decision_id,
+        {
+            "handler": run.runtime.audit.handler,
+            "alarm": run.alarm.model_dump(mode="json"),
+            "action": step.action.name,
+            "params": pinned.model_dump(mode="json"),
+            "before": step.before,
+            "after": step.plan.after,
+            "summary": step.plan.summary,
+        },
+        ttl_seconds=settings.approval_ttl_seconds,
+    )
+    decision = step.decision(
+        Outcome.APPROVAL_REQUESTED,
+        f"approval mode is manual: {step.plan.summary} needs a human's approval within "
+        f"{settings.approval_ttl_seconds} s: printapp-remediation approve {step.decision_id}",
+        after=step.plan.after,
+    )
+    return replace(decision, limit=Limit.APPROVAL_MODE)
+
+
+def check_target_unchanged(step: Step) -> None:
+    """An approval applies the plan a human saw, to the target as it was then, or not at all."""
+    approval = step.run.approval
+    if approval is None:
+        return
+    assert step.before is not None
+    planned, now = step.action.baseline(approval.before), step.action.baseline(step.before)
+    if not _same(planned, now):
+        raise ValueChanged(
+            f"{step.action.target()} holds {_shown(now)}, not the {_shown(planned)} the approved plan was made "
+            "for: not applied; a new alarm asks again"
+        )
 
 
 def consume_storm_budget(step: Step) -> None:
@@ -409,11 +466,12 @@ GUARDS: tuple[Guard, ...] = (
     read_before,
     converge,
     undo_only_ours,
+    check_target_unchanged,
     plan_within_limits,
-    ask_approval,
     check_cooldown,
     check_kill_switch,
     stop_if_dry_run,
+    ask_approval,
     consume_storm_budget,
     record_baseline,
     fix_plan,

@@ -93,6 +93,8 @@ class Settings(BaseModel):
 
     # Database runbook values.
     db_approval_mode: ApprovalMode = Field(ApprovalMode.AUTO, alias="DB_APPROVAL_MODE")
+    #: How long an approval request can be approved (manual mode).
+    approval_ttl_seconds: PositiveSeconds = Field(3600, alias="APPROVAL_TTL_SECONDS")
     db_max_read_replicas: int = Field(2, alias="DB_MAX_READ_REPLICAS", ge=0, le=15)
     db_max_allocated_storage_gb: int = Field(1000, alias="DB_MAX_ALLOCATED_STORAGE_GB", ge=20, le=65536)
     db_instance_class_ceiling: str = Field("", alias="DB_INSTANCE_CLASS_CEILING")

@@ -254,6 +254,29 @@ class StateStore:
             items.append({"Delete": {"TableName": self._table, "Key": {"id": {"S": f"baseline#{action}#{target}"}}}})
         self._dynamodb.transact_write_items(TransactItems=items)
 
+    # --- approval requests (manual mode) -------------------------------------------------
+
+    def save_approval_request(self, decision_id: str, request: Mapping[str, Any], *, ttl_seconds: int) -> None:
+        """The exact plan a human is asked to approve, under `approval#<decisionId>`."""
+        now = self.now()
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item={
+                "id": {"S": f"approval#{decision_id}"},
+                "request": {"S": json.dumps(request, default=str)},
+                "requestedAt": {"N": repr(now)},
+                "expiration": {"N": str(int(now + ttl_seconds))},
+            },
+            ConditionExpression="attribute_not_exists(id)",
+        )
+
+    def approval_request(self, decision_id: str) -> dict[str, Any] | None:
+        """The request, or None when there is none or it expired (TTL deletion is lazy)."""
+        item = self._get(f"approval#{decision_id}")
+        if item is None or float(item["expiration"]["N"]) < self.now():
+            return None
+        return json.loads(item["request"]["S"])  # type: ignore[no-any-return]
+
     # --- raise history: cooldown and hysteresis ------------------------------------------
 
     def last_raise(self, action: str, target: str) -> RaiseRecord | None:
