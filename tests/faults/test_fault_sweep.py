@@ -24,6 +24,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
+from remediation.approvals import handle_approval
 from remediation.runbooks.base import Runbook
 from remediation.runbooks.db_cpu import DbCpuRunbook
 from remediation.runbooks.error_rate import ErrorRateTriageRunbook
@@ -95,10 +96,13 @@ def injector(monkeypatch: pytest.MonkeyPatch) -> FaultInjector:
 
 @dataclass(frozen=True)
 class Path:
-    runbook: Runbook
-    event: str
-    #: What the world is in before the notification (a spike for a scale-down, metrics for triage).
-    given: Callable[[App, Callable[..., Any], FakeClock], None]
+    #: Who takes the event; None: the approval handler.
+    runbook: Runbook | None
+    #: An events/ file, unless `given` makes the event.
+    event: str | None
+    #: What the world is in before the notification (a spike for a scale-down, metrics for triage);
+    #: it returns the event to deliver when it makes one (an approval of the request it made).
+    given: Callable[[App, Callable[..., Any], FakeClock], Any]
     #: The end state a clean run leaves, read back from AWS.
     state: Callable[[App], Any]
     expected: Any
@@ -109,6 +113,12 @@ class Path:
 
 def _nothing(app: App, invoke: Callable[..., Any], clock: FakeClock) -> None:
     pass
+
+
+def _a_request_waits(app: App, invoke: Callable[..., Any], clock: FakeClock) -> dict[str, str]:
+    invoke(DbCpuRunbook(), load_event("db-cpu-critical"))
+    (request,) = app.audit_events()
+    return {"decisionId": request["detail"]["decisionId"], "approver": "arn:aws:iam::123456789012:user/jane"}
 
 
 def _after_a_spike(app: App, invoke: Callable[..., Any], clock: FakeClock) -> None:
@@ -171,6 +181,15 @@ PATHS = {
         (200, (False, None)),
         frozenset({"set-reserved-concurrency"}),
     ),
+    "approval": Path(
+        None,
+        None,
+        _a_request_waits,
+        _database,
+        ("db.r5.xlarge", None, []),
+        frozenset({"step-up-instance-class"}),
+        settings={"DB_APPROVAL_MODE": "manual"},
+    ),
     "triage-database": Path(
         ErrorRateTriageRunbook(),
         "error-rate-db-saturation",
@@ -193,24 +212,19 @@ class Outcome:
 
 
 @contextmanager
-def world(path: Path) -> Iterator[tuple[App, Callable[..., Any], FakeClock]]:
+def world(path: Path) -> Iterator[tuple[App, Callable[..., Any], FakeClock, Any]]:
     with mock_aws():
         app, clock = App(), FakeClock()
 
-        def invoke(runbook: Runbook, event: Any) -> dict[str, Any]:
-            return handle(
-                event,
-                LambdaContext(),
-                runbook,
-                settings=app.settings(**path.settings),
-                clients=app.clients(),
-                clock=clock,
-                sleep=clock.sleep,
-            )
+        def invoke(runbook: Runbook | None, event: Any) -> dict[str, Any]:
+            given = {"settings": app.settings(**path.settings), "clients": app.clients(), "clock": clock}
+            if runbook is None:
+                return handle_approval(event, LambdaContext(), sleep=clock.sleep, **given)
+            return handle(event, LambdaContext(), runbook, sleep=clock.sleep, **given)
 
-        path.given(app, invoke, clock)
+        made = path.given(app, invoke, clock)
         app.audit_events()
-        yield app, invoke, clock
+        yield app, invoke, clock, made if made is not None else load_event(str(path.event))
 
 
 def _let_a_minute_pass(app: App, clock: FakeClock) -> None:
@@ -228,7 +242,7 @@ def _let_a_minute_pass(app: App, clock: FakeClock) -> None:
 
 
 def play(path: Path, injector: FaultInjector, fail_at: int | None, mode: str = "before") -> Outcome:
-    with world(path) as (app, invoke, clock):
+    with world(path) as (app, invoke, clock, event):
         injector.calls, injector.reached = [], []
         injector.fail_at, injector.mode = fail_at, mode
         errors: list[str] = []
@@ -238,7 +252,7 @@ def play(path: Path, injector: FaultInjector, fail_at: int | None, mode: str = "
                 _let_a_minute_pass(app, clock)
             injector.armed = True
             try:
-                invoke(path.runbook, load_event(path.event))
+                invoke(path.runbook, event)
             except Exception as error:
                 errors.append(f"{type(error).__name__}: {error}")
             else:

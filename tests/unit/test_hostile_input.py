@@ -17,6 +17,7 @@ import pytest
 from jsonschema import Draft4Validator
 from moto import mock_aws
 
+from remediation.approvals import handle_approval
 from remediation.errors import AlarmRejected
 from remediation.runbooks.base import Runbook
 from remediation.runbooks.db_cpu import DbCpuRunbook
@@ -84,19 +85,22 @@ class World:
         self.clock = FakeClock()
 
     def deliver(
-        self, runbook: Runbook, event: Any, **settings: Any
+        self, runbook: Runbook | None, event: Any, **settings: Any
     ) -> tuple[dict[str, Any] | BaseException, list[str], list[dict[str, Any]]]:
-        """The result (or what escaped), the writes made, and the audit details sent."""
+        """The result (or what escaped), the writes made, and the audit details sent.
+        (No runbook: the approval handler.)"""
         calls, sent = len(self.recorder.calls), len(self.events.entries)
+        given = {
+            "settings": self.app.settings(**settings),
+            "clients": self.clients,
+            "clock": self.clock,
+            "sleep": self.clock.sleep,
+        }
         try:
-            result: dict[str, Any] | BaseException = handle(
-                event,
-                LambdaContext(),
-                runbook,
-                settings=self.app.settings(**settings),
-                clients=self.clients,
-                clock=self.clock,
-                sleep=self.clock.sleep,
+            result: dict[str, Any] | BaseException = (
+                handle(event, LambdaContext(), runbook, **given)
+                if runbook
+                else handle_approval(event, LambdaContext(), **given)
             )
         except Exception as error:
             result = error
@@ -278,22 +282,29 @@ def _mutate(rng: random.Random, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _generated(seed: int, count: int) -> Iterator[dict[str, Any]]:
+def _generated(seed: int, count: int, *extra: dict[str, Any]) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
-    originals = [json.loads(path.read_text()) for path in sorted(Path(EVENTS).glob("*.json"))]
+    originals = [json.loads(path.read_text()) for path in sorted(Path(EVENTS).glob("*.json"))] + list(extra)
     for _ in range(count):
         yield _mutate(rng, rng.choice(originals))
 
 
 @pytest.mark.sweep
-@pytest.mark.parametrize("runbook", RUNBOOKS, ids=lambda runbook: runbook.name)
+@pytest.mark.parametrize("runbook", [*RUNBOOKS, None], ids=lambda runbook: runbook.name if runbook else "approval")
 def test_ten_thousand_generated_events_never_crash_and_rejections_never_write(
-    runbook: Runbook, dropped_log_lines: list[str]
+    runbook: Runbook | None, dropped_log_lines: list[str]
 ) -> None:
     with mock_aws():
         world = World(App())
+        # For the approval handler: approvals of a request that waits, and of one that does not.
+        world.deliver(DbCpuRunbook(), load_event("db-cpu-critical"), DB_APPROVAL_MODE="manual")
+        (request,) = [json.loads(e["Detail"])["decisionId"] for e in world.events.entries]
+        approvals = (
+            {"decisionId": request, "approver": "arn:aws:iam::123456789012:user/jane"},
+            {"decisionId": "00000000-0000-4000-8000-000000000000", "approver": "jane"},
+        )
         crashes, writes_on_rejected, invalid = [], [], []
-        for number, event in enumerate(_generated(SEED, CASES)):
+        for number, event in enumerate(_generated(SEED, CASES, *approvals)):
             result, writes, details = world.deliver(runbook, event)
             if isinstance(result, BaseException) and not isinstance(result, AlarmRejected):
                 crashes.append(f"#{number}: {type(result).__name__}: {result}"[:300])
