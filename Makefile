@@ -58,9 +58,10 @@ typecheck: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -m "not e2e and not tooling and not sweep"
 
-## make schema: generate the audit event schema from remediation/contract.py, into schemas/ and template.yaml (a test checks they match)
+## make schema: generate the audit event schema (schemas/, template.yaml) and the README's settings table from the code (tests check they match)
 schema: $(VENV)/.installed
 	$(VENV)/bin/python tools/audit_schema.py
+	$(VENV)/bin/python tools/settings_table.py
 
 ## make invoke: run one function of template.yaml on an event, in-process, no Docker (FUNCTION=... EVENT=... [ARGS=...])
 invoke: $(VENV)/.installed

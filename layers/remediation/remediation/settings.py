@@ -53,7 +53,7 @@ class Settings(BaseModel):
     target_api_stage: str = Field("prod", alias="TARGET_API_STAGE", min_length=1)
     target_api_name: str = Field("printapp-api", alias="TARGET_API_NAME", min_length=1)
     target_db_instance_id: str = Field("printapp-db", alias="TARGET_DB_INSTANCE_ID", min_length=1)
-    media_bucket_name: str = Field("", alias="MEDIA_BUCKET_NAME")
+    media_bucket_name: str = Field("printapp-media", alias="MEDIA_BUCKET_NAME")
 
     # Where decisions and state go.
     audit_bus_name: str = Field(alias="AUDIT_BUS_NAME", min_length=1)
