@@ -12,7 +12,7 @@ C7N_VERSION := 0.9.53
 # (The first candidate that really runs: pyenv's shim answers even when 3.12 is not active.)
 PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null),$(shell $(candidate) -c pass >/dev/null 2>&1 && echo $(candidate))))
 
-.PHONY: demo test lint typecheck unit schema invoke approve bench clean
+.PHONY: demo test lint typecheck unit schema invoke deploy approve bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 	@echo "==> installing the project's dependencies in $(VENV) (first run: about a minute)"
@@ -66,6 +66,11 @@ schema: $(VENV)/.installed
 ## make invoke: run one function of template.yaml on an event, in-process, no Docker (FUNCTION=... EVENT=... [ARGS=...])
 invoke: $(VENV)/.installed
 	$(VENV)/bin/python tools/local_invoke.py $(FUNCTION) $(EVENT) $(ARGS)
+
+## make deploy: build and deploy ENV=dev|prod with samconfig.toml; starts in dry-run, LIVE=1 goes live (REST_API_ID=... when the API's name is not unique)
+deploy: $(VENV)/.installed $(SAM_VENV)/.installed
+	@test -n "$(ENV)" || { echo "make deploy needs ENV=dev or ENV=prod (samconfig.toml's environments)"; exit 2; }
+	$(VENV)/bin/python tools/deploy.py --env $(ENV) $(if $(LIVE),--live) $(if $(REST_API_ID),--rest-api-id $(REST_API_ID)) $(ARGS)
 
 ## make approve: approve a waiting change as yourself (DECISION_ID=<the Approval Requested decisionId> [STACK=...])
 approve: $(VENV)/.installed

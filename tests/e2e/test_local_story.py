@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def story() -> Iterator[dict[str, demo.StepResult]]:
-    with LocalAws() as aws:
-        results = demo.run(aws)
-        yield {result.key: result for result in results}
+def story(local_aws: LocalAws) -> dict[str, demo.StepResult]:
+    return {result.key: result for result in demo.run(local_aws)}
 
 
 def outcomes(step: demo.StepResult) -> list[tuple[str, str | None]]:
