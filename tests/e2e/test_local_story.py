@@ -150,3 +150,18 @@ def test_the_local_aws_leaves_no_process_behind() -> None:
 
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+
+
+def test_the_dashboard_and_the_remediators_own_alarms_are_deployed(
+    story: dict[str, demo.StepResult], local_aws: LocalAws
+) -> None:
+    cloudwatch = local_aws.client("cloudwatch")
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="PrintAppScaling")["DashboardBody"])
+    titles = [widget["properties"]["title"] for widget in body["widgets"]]
+    assert "Capacity as the remediation set it" in titles
+    assert "Remediation decisions, by outcome" in titles
+    names = [
+        a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNamePrefix="printapp-remediation-")["MetricAlarms"]
+    ]
+    assert "printapp-remediation-remediation-failed" in names
+    assert "printapp-remediation-spike-handler-dead-letters" in names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from remediation.audit import metrics
 from remediation.runbooks.spike import SpikeRunbook
 from support.app import STACK, App, load_event, with_message
 from support.audit import by_outcome, for_action, only
@@ -228,3 +229,16 @@ def test_ok_transition_is_not_a_spike(app: App, invoke) -> None:
 
     assert app.reserved_concurrency() == 100
     assert only(app.audit_events())["detail"]["limit"] == "not-applicable"
+
+
+def test_an_applied_spike_puts_the_new_capacity_on_the_dashboard(app: App, invoke) -> None:
+    metrics.clear_metrics()
+
+    invoke(SPIKE, load_event("latency-warning"))
+
+    emitted = metrics.serialize_metric_set()
+    values = {m["Name"]: emitted[m["Name"]] for m in emitted["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert values["ReservedConcurrency"] == [200.0]
+    assert values["CacheSizeGb"] == [1.6]
+    assert values["RemediationApplied"] == [1.0, 1.0]
+    metrics.clear_metrics()

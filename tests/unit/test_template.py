@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from remediation.actions import REGISTRY
+from remediation.errors import Outcome
 from remediation.runbooks.base import Runbook
 from support.app import EVENTS, load_event
 from support.template import (
@@ -130,11 +133,15 @@ def test_alarm_thresholds_are_parameters_with_the_runbook_defaults() -> None:
         "ConcurrencyCritical": 800,
     }
     assert {name: parameters[name]["Default"] for name in expected} == expected
+    # The runbook's alarms (they notify recoveries too) publish to the alarm topic; the remediator's
+    # own alarms never do, or the handlers would be asked to act on them.
     alarms = resources("AWS::CloudWatch::Alarm")
-    thresholds = {a["Properties"]["Threshold"]["Ref"] for a in alarms.values() if "Ref" in a["Properties"]["Threshold"]}
+    runbook = {name: a for name, a in alarms.items() if a["Properties"].get("OKActions")}
+    thresholds = {a["Properties"]["Threshold"]["Ref"] for a in runbook.values()}
     assert set(expected) <= thresholds
-    for alarm in alarms.values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    for name, alarm in alarms.items():
+        publishes = alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert publishes == (name in runbook), name
 
 
 def _subscriptions() -> dict[str, dict[str, Any]]:
@@ -221,3 +228,62 @@ def test_every_event_file_is_an_sns_event_for_sam_local_invoke() -> None:
         record = event["Records"][0]
         assert record["EventSource"] == "aws:sns", path.name
         assert {"TopicArn", "Message", "MessageId", "Type"} <= set(record["Sns"]), path.name
+
+
+def _dashboard() -> dict[str, Any]:
+    body = resources("AWS::CloudWatch::Dashboard")["ScalingDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return json.loads(re.sub(r"\$\{([A-Za-z0-9:.]+)\}", lambda m: "1" if m.group(1)[0].isupper() else m.group(1), body))
+
+
+def _metric_names(widget: dict[str, Any]) -> set[str]:
+    return {row[1] for row in widget["properties"]["metrics"] if isinstance(row, list) and isinstance(row[0], str)}
+
+
+def test_the_dashboard_shows_each_signal_with_its_lines_the_capacity_and_the_decisions() -> None:
+    widgets = {w["properties"]["title"]: w for w in _dashboard()["widgets"]}
+    body = resources()["ScalingDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    # the five signals, each with its warning and critical lines from the template's parameters
+    for warning, critical in (
+        ("LatencyWarningMs", "LatencyCriticalMs"),
+        ("ConcurrencyWarning", "ConcurrencyCritical"),
+        ("ErrorRateWarningPercent", "ErrorRateCriticalPercent"),
+        ("DbCpuWarningPercent", "DbCpuCriticalPercent"),
+        ("S3RequestsWarningPerSecond", "S3RequestsCriticalPerSecond"),
+    ):
+        assert f'"value": ${{{warning}}}' in body
+        assert f'"value": ${{{critical}}}' in body
+    # the capacity every action reports when it applies a change
+    reported = set().union(
+        *(
+            a(None, None).capacity(after)
+            for a, after in (  # type: ignore[arg-type]
+                (REGISTRY["set-reserved-concurrency"], {"reservedConcurrency": 200}),
+                (REGISTRY["set-stage-cache"], {"cacheClusterEnabled": True, "cacheClusterSize": "1.6"}),
+                (REGISTRY["step-up-instance-class"], {"instanceClass": "db.r5.xlarge"}),
+                (REGISTRY["add-read-replica"], {"readReplicas": ["r-1"]}),
+            )
+        )
+    )
+    assert _metric_names(widgets["Capacity as the remediation set it"]) == reported
+    # every outcome the audit trail counts
+    decisions = _metric_names(widgets["Remediation decisions, by outcome"])
+    assert decisions == {o.detail_type.replace(" ", "") for o in Outcome}
+
+
+def test_the_remediator_watches_itself() -> None:
+    alarms = resources("AWS::CloudWatch::Alarm")
+    operator = {"Fn::If": ["MakeOperatorTopic", {"Ref": "OperatorTopic"}, {"Ref": "OperatorTopicArn"}]}
+    watching = {
+        (a["Properties"]["MetricName"], json.dumps(a["Properties"]["Dimensions"][0]["Value"]))
+        for a in alarms.values()
+        if a["Properties"].get("AlarmActions") == [operator]
+    }
+    functions = list(resources("AWS::Serverless::Function"))
+    for function in functions:
+        queue = function.replace("Function", "DeadLetterQueue")
+        assert ("Errors", json.dumps({"Ref": function})) in watching, function
+        assert ("ApproximateNumberOfMessagesVisible", json.dumps({"Fn::GetAtt": [queue, "QueueName"]})) in watching
+    assert {
+        ("RemediationFailed", '"printapp-remediation"'),
+        ("EscalationRequired", '"printapp-remediation"'),
+    } <= watching

@@ -318,6 +318,14 @@ class AuditTrail:
             logger.exception("could not add the decision metric")
         return detail
 
+    def capacity(self, values: Mapping[str, float]) -> None:
+        """The app's capacity after an applied change, as metrics for the dashboard."""
+        for name, value in values.items():
+            try:
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+            except Exception:  # a metric is for dashboards: it never costs a decision anything
+                logger.exception("could not add the capacity metric", extra={"metric": name})
+
     def resend(self, entries: list[PutEventsRequestEntryTypeDef]) -> None:
         """Entries an earlier attempt could not deliver: they go out first, as they were."""
         self._pending[:0] = entries

@@ -273,6 +273,7 @@ def converge(step: Step) -> Decision | None:
     )
     _complete(step)
     current = step.before
+    step.run.runtime.audit.capacity(step.action.capacity(current))
     step.before = dict(fixed.before)
     # The decision is the first attempt's: if that one said Applied already, this repeats it
     # under the same decisionId (subscribers keep one), and it never counts as a second change.
@@ -436,6 +437,7 @@ def apply(step: Step) -> Decision:
     assert step.plan is not None
     after = step.action.apply(step.plan, step.params)
     step.storm_counted = False  # applied: it stays counted whatever happens next
+    step.run.runtime.audit.capacity(step.action.capacity(after))
     applied = step.decision(Outcome.APPLIED, step.plan.summary, after=after)
     try:
         _complete(step)

@@ -101,3 +101,7 @@ class Action(ABC, Generic[P]):
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         """What a later scale-down restores: by default the whole `before`."""
         return dict(before)
+
+    def capacity(self, after: Mapping[str, Any]) -> dict[str, float]:
+        """The app's capacity once applied, as dashboard metrics (name → value)."""
+        return {}

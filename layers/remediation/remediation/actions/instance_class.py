@@ -67,6 +67,14 @@ class StepUpInstanceClass(DatabaseAction[InstanceClassStep]):
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         return {"instanceClass": before["instanceClass"]}
 
+    def capacity(self, after: Mapping[str, Any]) -> dict[str, float]:
+        # The rung on its family's ladder (large = 1): a step up shows as a step on the dashboard.
+        try:
+            _, _, index = ladder_position(after["instanceClass"])
+        except (UnknownInstanceFamily, KeyError):
+            return {}
+        return {"DbClassRank": float(index + 1)}
+
     def holds(self, current: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         # A class change applies during a short outage: until then RDS shows it as pending.
         return after["instanceClass"] in (current.get("instanceClass"), current.get("pendingInstanceClass"))

@@ -46,6 +46,9 @@ class AddReadReplica(DatabaseAction[ReadReplica]):
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         return {"readReplicas": list(before["readReplicas"])}
 
+    def capacity(self, after: Mapping[str, Any]) -> dict[str, float]:
+        return {"ReadReplicas": float(len(after.get("readReplicas", [])))}
+
     def holds(self, current: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
         return set(after["readReplicas"]) <= set(current["readReplicas"])
 

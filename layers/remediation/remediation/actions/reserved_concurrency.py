@@ -56,6 +56,10 @@ class SetReservedConcurrency(Action[ReservedConcurrency]):
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         return {"reservedConcurrency": before["reservedConcurrency"]}
 
+    def capacity(self, after: Mapping[str, Any]) -> dict[str, float]:
+        value = after.get("reservedConcurrency")
+        return {} if value is None else {"ReservedConcurrency": float(value)}
+
     def plan(self, before: Mapping[str, Any], params: ReservedConcurrency) -> Plan:
         current: int | None = before["reservedConcurrency"]
         if params.direction is Direction.RESTORE:

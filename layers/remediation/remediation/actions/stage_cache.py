@@ -94,6 +94,10 @@ class SetStageCache(Action[StageCache]):
     def baseline(self, before: Mapping[str, Any]) -> dict[str, Any]:
         return {"cacheClusterEnabled": before["cacheClusterEnabled"], "cacheClusterSize": before["cacheClusterSize"]}
 
+    def capacity(self, after: Mapping[str, Any]) -> dict[str, float]:
+        enabled = after.get("cacheClusterEnabled") and after.get("cacheClusterSize")
+        return {"CacheSizeGb": float(after["cacheClusterSize"]) if enabled else 0.0}
+
     def plan(self, before: Mapping[str, Any], params: StageCache) -> Plan:
         if before.get("cacheClusterStatus") in _BUSY_STATUSES:
             raise TargetNotAvailable(f"stage cache of {self.target()} is {before['cacheClusterStatus']}")
