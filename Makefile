@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
+CFN_LINT_SERVERLESS_VERSION := 0.3.6
+CHECKOV_VERSION := 3.3.30
 MINISTACK_VENV := .venv-ministack
+CHECKOV_VENV := .venv-checkov
 # make bench compares with Cloud Custodian: its own virtualenv, its own pinned boto3.
 C7N_VENV := .venv-c7n
 C7N_VERSION := 0.9.53
@@ -23,10 +26,18 @@ $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 
 # aws-sam-cli pins its own boto3: it lives in its own virtualenv, like a tool.
 $(SAM_VENV)/.installed:
-	@echo "==> installing aws-sam-cli $(SAM_CLI_VERSION) in $(SAM_VENV) (first run: about 90 s)"
+	@echo "==> installing aws-sam-cli $(SAM_CLI_VERSION) and cfn-lint-serverless in $(SAM_VENV) (first run: about 90 s)"
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint-serverless==$(CFN_LINT_SERVERLESS_VERSION)
+	touch $@
+
+# checkov (the template's security checks) pins its own dependencies: a virtualenv of its own.
+$(CHECKOV_VENV)/.installed:
+	@echo "==> installing checkov $(CHECKOV_VERSION) in $(CHECKOV_VENV) (first run: about a minute)"
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
 # The local AWS (ministack) runs the functions with its own interpreter: python3.12, like their
@@ -44,7 +55,7 @@ demo: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed
 	$(VENV)/bin/python tools/demo.py
 
 ## make test: lint, type-check and the whole suite (unit, template, end-to-end)
-test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed lint typecheck
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed $(CHECKOV_VENV)/.installed lint typecheck
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.installed
@@ -88,4 +99,4 @@ bench: $(VENV)/.installed $(SAM_VENV)/.installed $(C7N_VENV)/.installed
 	$(VENV)/bin/python bench/run.py --c7n-python $(C7N_VENV)/bin/python --output docs/BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(MINISTACK_VENV) $(C7N_VENV) .aws-sam .local out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(MINISTACK_VENV) $(CHECKOV_VENV) $(C7N_VENV) .aws-sam .local out .pytest_cache .mypy_cache .ruff_cache

@@ -24,6 +24,8 @@ CREATES = {
     "AWS::Events::EventBus": "events:CreateEventBus",
     "AWS::Events::Rule": "events:PutRule",
     "AWS::IAM::ManagedPolicy": "iam:CreatePolicy",
+    "AWS::KMS::Key": "kms:CreateKey",
+    "AWS::SQS::QueuePolicy": "sqs:SetQueueAttributes",
     "AWS::Logs::LogGroup": "logs:CreateLogGroup",
     "AWS::Logs::ResourcePolicy": "logs:PutResourcePolicy",
     "AWS::SNS::Subscription": "sns:Subscribe",

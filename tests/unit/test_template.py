@@ -60,6 +60,35 @@ def test_cfn_lint_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.tooling
+def test_cfn_lint_serverless_passes() -> None:
+    """Serverless rules (DLQs, redrive, log retention): each finding fixed, or ignored in the
+    template with a one-line reason."""
+    result = subprocess.run(
+        [_tool("cfn-lint"), "-a", "cfn_lint_serverless.rules", "--", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.tooling
+def test_checkov_passes() -> None:
+    """Security checks: each finding fixed (the topics' key, the functions' own concurrency), or
+    skipped in the template with a one-line reason."""
+    checkov = ROOT / ".venv-checkov" / "bin" / "checkov"
+    if not checkov.exists():
+        pytest.fail(f"{checkov} is missing: run `make test`, which installs checkov in .venv-checkov")
+    result = subprocess.run(
+        [str(checkov), "-f", str(TEMPLATE), "--framework", "cloudformation", "--quiet", "--compact"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
 @pytest.mark.parametrize("handler", HANDLERS)
 def test_every_action_permission_is_granted_to_the_function_that_uses_it(handler: str) -> None:
     module = handler_module(handler)
@@ -268,6 +297,11 @@ def test_the_dashboard_shows_each_signal_with_its_lines_the_capacity_and_the_dec
     # every outcome the audit trail counts
     decisions = _metric_names(widgets["Remediation decisions, by outcome"])
     assert decisions == {o.detail_type.replace(" ", "") for o in Outcome}
+
+
+def test_the_remediator_keeps_capacity_of_its_own_for_when_a_spike_drains_the_account() -> None:
+    assert template()["Globals"]["Function"]["ReservedConcurrentExecutions"] == {"Ref": "FunctionReservedConcurrency"}
+    assert template()["Parameters"]["FunctionReservedConcurrency"]["Default"] >= 1
 
 
 def test_the_remediator_watches_itself() -> None:
