@@ -134,6 +134,7 @@ def _approve(runtime: Runtime, approval: ApprovalEvent) -> dict[str, Any]:
             recognised, _ = reconcile(alarm, facts.alarm, runtime.settings)
             run.level = recognised.level
             execute(run, Act(action, action.parameters.model_validate(request["params"])))
+        run.release_owed_locks()
     except Exception as error:
         run.record_error(error)
     finally:

@@ -20,6 +20,7 @@ runbook's state exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -88,6 +89,8 @@ class Run:
     #: Set when this run applies a plan a human approved.
     approval: Approval | None = None
     _kill_switch: object = _UNREAD
+    #: Targets whose lock this attempt took and released.
+    released: set[str] = field(default_factory=set)
 
     @property
     def correlation_id(self) -> str:
@@ -163,6 +166,18 @@ class Run:
         if isinstance(self._kill_switch, KillSwitchUnreadable):
             raise self._kill_switch
         return self._kill_switch  # type: ignore[return-value]
+
+    def release_owed_locks(self) -> None:
+        """Locks an earlier attempt held and could not release: released now, whatever this
+        attempt decided (a retry may have nothing left to act on, and so take no lock)."""
+        state = self.runtime.state
+        for target in sorted(self.earlier.unreleased - self.released):
+            try:
+                state.release_lock(target, self.correlation_id)
+                state.paid_lock_release(self.correlation_id, target)
+            except Exception as error:
+                logger.exception("could not release a lock an earlier attempt held", extra={"target": target})
+                self.record_error(LockNotReleased(f"could not release the lock on {target} ({error}); retrying"))
 
     def raise_failure(self) -> None:
         if self.failure is not None:
@@ -531,12 +546,17 @@ def _give_back_storm_budget(step: Step) -> None:
 def _release_lock(step: Step) -> None:
     if not step.locked:
         return
+    run, target = step.run, step.action.target()
     try:
-        step.run.runtime.state.release_lock(step.action.target(), step.run.correlation_id)
+        run.runtime.state.release_lock(target, run.correlation_id)
     except Exception as error:
-        logger.exception("could not release the lock", extra={"target": step.action.target()})
+        logger.exception("could not release the lock", extra={"target": target})
+        with contextlib.suppress(Exception):  # the failure below makes the retry come anyway
+            run.runtime.state.owe_lock_release(run.correlation_id, target)
         failure = LockNotReleased(
-            f"could not release the lock on {step.action.target()} ({error}); what this step decided stands; "
+            f"could not release the lock on {target} ({error}); what this step decided stands; "
             "failing so Lambda's retry releases it"
         )
-        step.run.record_error(failure, step.ref(), step.before)
+        run.record_error(failure, step.ref(), step.before)
+    else:
+        run.released.add(target)

@@ -127,6 +127,7 @@ def _handle_delivery(
             run.recall()
             for intent in _decide(run, runbook, recognised):
                 execute(run, intent)
+            run.release_owed_locks()
         except Exception as error:  # a read failed before anything was decided
             run.record_error(error)
         finally:

@@ -90,6 +90,8 @@ class RunRecord:
 
     plans: Mapping[str, FixedPlan]
     undelivered: list[Any]
+    #: Targets whose lock an earlier attempt held and could not release.
+    unreleased: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,28 @@ class StateStore:
                 applied = item.get(f"applied:{action}")
                 plans[action] = FixedPlan.from_item(value["S"], float(applied["N"]) if applied else None)
         undelivered = json.loads(item["undelivered"]["S"]) if "undelivered" in item else []
-        return RunRecord(plans, undelivered)
+        unreleased = frozenset(item["unreleased"]["SS"]) if "unreleased" in item else frozenset()
+        return RunRecord(plans, undelivered, unreleased)
+
+    def owe_lock_release(self, correlation_id: str, target: str) -> None:
+        """A lock this state change could not release: the next attempt releases it."""
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"id": {"S": f"run#{correlation_id}"}},
+            UpdateExpression="ADD unreleased :target SET expiration = :expiration",
+            ExpressionAttributeValues={
+                ":target": {"SS": [target]},
+                ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
+            },
+        )
+
+    def paid_lock_release(self, correlation_id: str, target: str) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"id": {"S": f"run#{correlation_id}"}},
+            UpdateExpression="DELETE unreleased :target",
+            ExpressionAttributeValues={":target": {"SS": [target]}},
+        )
 
     def keep_undelivered(self, correlation_id: str, entries: list[Any]) -> None:
         """Audit entries an attempt could not deliver, for the next attempt to send first."""
