@@ -15,7 +15,7 @@ C7N_VERSION := 0.9.53
 # (The first candidate that really runs: pyenv's shim answers even when 3.12 is not active.)
 PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null),$(shell $(candidate) -c pass >/dev/null 2>&1 && echo $(candidate))))
 
-.PHONY: demo test lint typecheck unit schema invoke deploy approve bench clean
+.PHONY: demo test lint typecheck unit schema invoke local-up local-down deploy approve bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 	@echo "==> installing the project's dependencies in $(VENV) (first run: about a minute)"
@@ -74,9 +74,20 @@ schema: $(VENV)/.installed
 	$(VENV)/bin/python tools/audit_schema.py
 	$(VENV)/bin/python tools/settings_table.py
 
+# While `make local-up` runs, invoke and approve talk to that local AWS.
+LOCAL_ENV := $(wildcard .local/up/env)
+USE_LOCAL_ENV := $(if $(LOCAL_ENV),set -a; . ./$(LOCAL_ENV); set +a; echo "(talking to the local AWS of make local-up)" >&2;)
+
 ## make invoke: run one function of template.yaml on an event, in-process, no Docker (FUNCTION=... EVENT=... [ARGS=...])
 invoke: $(VENV)/.installed
-	$(VENV)/bin/python tools/local_invoke.py $(FUNCTION) $(EVENT) $(ARGS)
+	@$(USE_LOCAL_ENV) $(VENV)/bin/python tools/local_invoke.py $(FUNCTION) $(EVENT) $(ARGS)
+
+## make local-up: keep a local AWS running with the stack and the app's stand-ins deployed (make local-down stops it)
+local-up: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed
+	$(VENV)/bin/python tools/local_stack.py up
+
+local-down: $(VENV)/.installed
+	$(VENV)/bin/python tools/local_stack.py down
 
 ## make deploy: build and deploy ENV=dev|prod with samconfig.toml; starts in dry-run, LIVE=1 goes live (REST_API_ID=... when the API's name is not unique)
 deploy: $(VENV)/.installed $(SAM_VENV)/.installed
@@ -85,7 +96,7 @@ deploy: $(VENV)/.installed $(SAM_VENV)/.installed
 
 ## make approve: approve a waiting change as yourself (DECISION_ID=<the Approval Requested decisionId> [STACK=...])
 approve: $(VENV)/.installed
-	$(VENV)/bin/python tools/approve.py $(DECISION_ID) --stack-name $(or $(STACK),printapp-remediation)
+	@$(USE_LOCAL_ENV) $(VENV)/bin/python tools/approve.py $(DECISION_ID) --stack-name $(or $(STACK),printapp-remediation)
 
 $(C7N_VENV)/.installed:
 	@echo "==> installing Cloud Custodian $(C7N_VERSION) in $(C7N_VENV), for comparison"
