@@ -15,7 +15,7 @@ C7N_VERSION := 0.9.53
 # (The first candidate that really runs: pyenv's shim answers even when 3.12 is not active.)
 PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null),$(shell $(candidate) -c pass >/dev/null 2>&1 && echo $(candidate))))
 
-.PHONY: demo test lint typecheck unit schema invoke local-up local-down deploy approve bench clean
+.PHONY: demo test lint typecheck unit schema invoke local-up local-down deploy approve redrive bench clean
 
 $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
 	@echo "==> installing the project's dependencies in $(VENV) (first run: about a minute)"
@@ -97,6 +97,10 @@ deploy: $(VENV)/.installed $(SAM_VENV)/.installed
 ## make approve: approve a waiting change as yourself (DECISION_ID=<the Approval Requested decisionId> [STACK=...])
 approve: $(VENV)/.installed
 	@$(USE_LOCAL_ENV) $(VENV)/bin/python tools/approve.py $(DECISION_ID) --stack-name $(or $(STACK),printapp-remediation)
+
+## make redrive: hand a function's dead letters back to it once the cause is fixed (FUNCTION=DbCpuHandlerFunction [STACK=...])
+redrive: $(VENV)/.installed
+	@$(USE_LOCAL_ENV) $(VENV)/bin/python tools/redrive.py $(FUNCTION) --stack-name $(or $(STACK),printapp-remediation)
 
 $(C7N_VENV)/.installed:
 	@echo "==> installing Cloud Custodian $(C7N_VERSION) in $(C7N_VENV), for comparison"
