@@ -1,7 +1,8 @@
 """The pipeline: every intent of every runbook runs through one ordered list of guards.
 
-    lock → recall the first attempt's plan → read → converge → plan → approval → cooldown
-         → kill switch → dry-run → storm breaker → baseline → fix the plan → apply → complete
+    lock → recall the first attempt's plan → read → converge → undo only ours → target as
+    approved → plan → cooldown → kill switch → dry-run → approval → storm breaker → baseline
+    → fix the plan → apply (and complete: applied mark, raise record, baseline, in one transaction)
 
 Each guard either passes, ends the step with a decision (`Applied`, `Planned`, ...), or raises
 the typed error that names its limit; the error becomes the step's audit event in one place.
@@ -15,7 +16,7 @@ runbook's state exactly once.
 - A retry that finds the planned value in place completes the bookkeeping and says so; one that
   finds the plan completed changes nothing (`already-applied`).
 - Lock release and bookkeeping that fail after the change do not repeat the change: the retry
-  meets the fixed plan.
+  meets the fixed plan; a lock it could not release, the next attempt releases.
 """
 
 from __future__ import annotations
