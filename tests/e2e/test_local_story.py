@@ -173,10 +173,10 @@ def test_the_dashboard_and_the_remediators_own_alarms_are_deployed(
 def test_a_dead_letter_is_handed_back_once_the_cause_is_fixed(
     story: dict[str, demo.StepResult], local_aws: LocalAws
 ) -> None:
-    # Given the failed alarm of the story back in the DB handler's DLQ, and its cause fixed
-    # (the handler pointed at the app's database again, as after a corrected redeploy)
+    # Given the failed alarm of the story back in the DB handler's DLQ, and its cause fixed:
+    # the database it was pointed at exists again
     dead_letter = story["failure"].dead_letters[0]
-    sqs, functions = local_aws.client("sqs"), local_aws.client("lambda")
+    sqs = local_aws.client("sqs")
     outputs = {
         o["OutputKey"]: o["OutputValue"]
         for o in local_aws.client("cloudformation").describe_stacks(StackName=demo.STACK)["Stacks"][0]["Outputs"]
@@ -184,10 +184,13 @@ def test_a_dead_letter_is_handed_back_once_the_cause_is_fixed(
     queue = outputs["DbCpuHandlerDeadLetterQueueUrl"]
     drain(local_aws, queue)  # only this dead letter in it
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(dead_letter))
-    name = outputs["DbCpuHandlerFunctionName"]
-    variables = functions.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-    functions.update_function_configuration(
-        FunctionName=name, Environment={"Variables": {**variables, "TARGET_DB_INSTANCE_ID": "printapp-db"}}
+    local_aws.client("rds").create_db_instance(
+        DBInstanceIdentifier="printapp-db-gone",
+        DBInstanceClass="db.r5.large",
+        Engine="postgres",
+        AllocatedStorage=100,
+        MasterUsername="printapp",
+        MasterUserPassword="not-a-real-password",
     )
 
     with audit_capture(local_aws, outputs["AuditBusName"], name="redrive-capture") as audit:
