@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft4Validator
 
 import demo
-from local_aws import ROOT, LocalAws, audit_capture, drain
+from local_aws import LocalAws
 
 pytestmark = pytest.mark.e2e
 
@@ -168,52 +165,3 @@ def test_the_dashboard_and_the_remediators_own_alarms_are_deployed(
     ]
     assert "printapp-remediation-remediation-failed" in names
     assert "printapp-remediation-spike-handler-dead-letters" in names
-
-
-def test_a_dead_letter_is_handed_back_once_the_cause_is_fixed(
-    story: dict[str, demo.StepResult], local_aws: LocalAws
-) -> None:
-    # Given the failed alarm of the story back in the DB handler's DLQ, and its cause fixed:
-    # the database it was pointed at exists again
-    dead_letter = story["failure"].dead_letters[0]
-    sqs = local_aws.client("sqs")
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in local_aws.client("cloudformation").describe_stacks(StackName=demo.STACK)["Stacks"][0]["Outputs"]
-    }
-    queue = outputs["DbCpuHandlerDeadLetterQueueUrl"]
-    drain(local_aws, queue)  # only this dead letter in it
-    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(dead_letter))
-    local_aws.client("rds").create_db_instance(
-        DBInstanceIdentifier="printapp-db-gone",
-        DBInstanceClass="db.r5.large",
-        Engine="postgres",
-        AllocatedStorage=100,
-        MasterUsername="printapp",
-        MasterUserPassword="not-a-real-password",
-    )
-
-    with audit_capture(local_aws, outputs["AuditBusName"], name="redrive-capture") as audit:
-        # When the operator redrives it (make redrive FUNCTION=DbCpuHandlerFunction)
-        redriven = subprocess.run(
-            [sys.executable, "tools/redrive.py", "DbCpuHandlerFunction", "--stack-name", demo.STACK],
-            cwd=ROOT,
-            env={**os.environ, **local_aws.environment()},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        decided = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not decided:
-            decided = drain(local_aws, audit)
-            time.sleep(0.5)
-
-    # Then the queue is empty and the handler decided on the original alarm again
-    assert redriven.returncode == 0, redriven.stderr
-    assert "1 dead letter(s) handed back" in redriven.stdout
-    assert sqs.receive_message(QueueUrl=queue).get("Messages", []) == []
-    message = json.loads(dead_letter["requestPayload"]["Records"][0]["Sns"]["Message"])
-    assert {e["detail"]["alarm"]["name"] for e in decided} == {message["AlarmName"]}
-    assert "failed" not in {e["detail"]["outcome"] for e in decided}
