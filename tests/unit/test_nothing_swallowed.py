@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from remediation.errors import AuditDeliveryError, KillSwitchUnreadable
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runbooks.spike import SpikeRunbook
+from remediation.runner import handle
 from support.app import App, load_event, with_message
 from support.audit import CallRecorder, by_outcome, for_action, only
-from support.fakes import FakeClock, Outage
+from support.fakes import FakeClock, LambdaContext, Outage
 from support.world import calm_traffic_alarms
+from unit.test_concurrency import FirstLockHolder
 
 SPIKE = SpikeRunbook()
 SCALE_DOWN = ScaleDownRunbook()
@@ -122,3 +128,35 @@ def test_a_baseline_follows_the_everyday_value_after_a_failed_scale_down(app: Ap
 
     # Then the everyday value is restored, not the stale baseline of the first incident
     assert app.reserved_concurrency() == 150
+
+
+def test_the_same_state_change_handled_twice_at_once_fails_the_second_and_says_so(app: App, clock: FakeClock) -> None:
+    # Given one invocation is in the middle of handling a spike (paused while it holds a lock)
+    holder = FirstLockHolder(app)
+
+    def deliver(event: str) -> Any:
+        return handle(
+            load_event(event),
+            LambdaContext(),
+            SPIKE,
+            settings=app.settings(),
+            clients=app.clients(),
+            clock=clock,
+            sleep=clock.sleep,
+        )
+
+    first = threading.Thread(target=deliver, args=("latency-warning",))
+    first.start()
+    assert holder.holds.wait(10)
+
+    # When SNS delivers the same state change again at that moment, it fails (Lambda retries it)
+    with pytest.raises(IdempotencyAlreadyInProgressError):
+        deliver("latency-warning-duplicate")
+    holder.go_on.set()
+    first.join(10)
+
+    # And the trail says why, so a retry that keeps meeting it does not end in the DLQ unsaid
+    failed = only(by_outcome(app.audit_events(), "failed"))
+    assert failed["limit"] == "lock"
+    assert "being handled by another invocation" in failed["reason"]
+    assert app.reserved_concurrency() == 200

@@ -20,7 +20,7 @@ from remediation import guardrails
 from remediation.alarm import AlarmDelivery, parse_deliveries
 from remediation.audit import Decision, correlation_id_for
 from remediation.clients import Clients, default_clients
-from remediation.errors import AlarmRejected, NotApplicable, Outcome, UnknownAlarm, was_audited
+from remediation.errors import AlarmRejected, Limit, NotApplicable, Outcome, UnknownAlarm, was_audited
 from remediation.intents import Intent, Report, Situation
 from remediation.observe import observe
 from remediation.pipeline import Run, execute
@@ -73,8 +73,15 @@ def handle(
             except IdempotencyAlreadyInProgressError:
                 # Another invocation is handling this very state change right now. Fail this one
                 # so Lambda retries it later: by then it is a plain duplicate, or acts if that failed.
-                logger.warning(
-                    "same alarm state change is being handled elsewhere", extra={"alarm": delivery.alarm.name}
+                # Said on the trail too: a retry that keeps meeting it ends in the DLQ, not in silence.
+                audit.record(
+                    Decision(
+                        Outcome.FAILED,
+                        "this alarm state change is being handled by another invocation right now (or one that "
+                        "died holding it, until its in-progress record expires): failing so Lambda retries later",
+                        limit=Limit.LOCK,
+                    ),
+                    alarm=delivery.alarm,
                 )
                 raise
             except Exception as error:
