@@ -34,7 +34,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local_aws import SAM_VENV, _python312_dirs
+from local_aws import SAM_VENV, python312_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMCONFIG = ROOT / "samconfig.toml"
@@ -91,7 +91,7 @@ def sam(*args: str, region: str) -> int:
     if not executable.exists():
         raise DeployError(f"{executable} is missing: `make .venv-sam/.installed` installs it")
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
-    env["PATH"] = os.pathsep.join([*_python312_dirs(), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([*python312_dirs(), env.get("PATH", "")])
     print(f"==> sam {' '.join(args)}", file=sys.stderr)
     return subprocess.run([str(executable), *args], cwd=ROOT, env=env, check=False).returncode
 

@@ -46,7 +46,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _python312_dirs() -> list[str]:
+def python312_dirs() -> list[str]:
     """The folder of a python3.12 that really runs, for `sam build` of the python3.12 runtime.
 
     pyenv's shim is on PATH even when 3.12 is not active (and then fails), so each candidate
@@ -160,7 +160,7 @@ class LocalAws:
 
     def _run_sam(self, *args: str, quiet: bool = True) -> None:
         env = {**os.environ, **self.environment(), "SAM_CLI_TELEMETRY": "0"}
-        env["PATH"] = os.pathsep.join([*_python312_dirs(), env.get("PATH", "")])
+        env["PATH"] = os.pathsep.join([*python312_dirs(), env.get("PATH", "")])
         sam = SAM_VENV / "bin" / "sam"
         if not sam.exists():
             raise LocalAwsError(f"{sam} is missing: `make .venv-sam/.installed` installs it")
