@@ -71,8 +71,8 @@ unit: $(VENV)/.installed
 
 ## make schema: generate the audit event schema (schemas/, template.yaml) and the README's settings table from the code (tests check they match)
 schema: $(VENV)/.installed
-	$(VENV)/bin/python tools/audit_schema.py
-	$(VENV)/bin/python tools/settings_table.py
+	PYTHONPATH=layers/remediation:tools $(VENV)/bin/python tools/audit_schema.py
+	PYTHONPATH=layers/remediation:tools $(VENV)/bin/python tools/settings_table.py
 
 # While `make local-up` runs, invoke and approve talk to that local AWS.
 LOCAL_ENV := $(wildcard .local/up/env)

@@ -38,6 +38,7 @@ NAME_PROPERTY = {
     "AWS::Events::EventBus": "Name",
     "AWS::Lambda::Function": "FunctionName",
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Scheduler::ScheduleGroup": "Name",
     "AWS::SSM::Parameter": "Name",
     SAM_FUNCTION: "FunctionName",
 }

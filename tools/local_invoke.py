@@ -112,14 +112,29 @@ def _environment(
     return {key: _text(overrides.get(key, value)) for key, value in declared.items()}
 
 
+def declared_environment(properties: Mapping[str, Any], resolver: Resolver) -> tuple[dict[str, Any], set[str]]:
+    """The function's variables, each resolved on its own: one that only a deployment knows (a
+    generated role ARN) is left empty, and named, instead of failing the whole invocation."""
+    declared: dict[str, Any] = {}
+    deployed_only: set[str] = set()
+    for key, value in properties.get("Environment", {}).get("Variables", {}).items():
+        try:
+            declared[key] = resolver.resolve(value)
+        except TemplateError:
+            declared[key] = ""
+            deployed_only.add(key)
+    return declared, deployed_only
+
+
 def local_function(
     template: Mapping[str, Any], logical_id: str, resolver: Resolver, env_vars: Mapping[str, Any]
 ) -> LocalFunction:
     properties = function_properties(template, logical_id)
     layers = properties.pop("Layers", [])
     # Only what running it needs is resolved: Policies, Events... may name things only a deployment knows.
-    wanted = ("FunctionName", "Runtime", "CodeUri", "Handler", "Timeout", "MemorySize", "Environment", "LoggingConfig")
+    wanted = ("FunctionName", "Runtime", "CodeUri", "Handler", "Timeout", "MemorySize", "LoggingConfig")
     resolved = resolver.resolve({key: properties[key] for key in wanted if key in properties})
+    declared, deployed_only = declared_environment(properties, resolver)
     # Without a FunctionName, CloudFormation names it stack-LogicalId-RANDOM; the random part is unknowable.
     name = resolved.get("FunctionName") or f"{resolver.stack.name}-{logical_id}"
     runtime = resolved.get("Runtime", "")
@@ -129,7 +144,12 @@ def local_function(
     if not isinstance(code_uri, str) or "." not in handler:
         raise SetupError(f"{logical_id} needs a local CodeUri and a Handler like app.lambda_handler")
     module, function = handler.rsplit(".", 1)
-    declared = resolved.get("Environment", {}).get("Variables", {})
+    unset = sorted(deployed_only - set(env_vars.get("Parameters", {})) - set(env_vars.get(logical_id) or {}))
+    if unset:
+        print(
+            f"invoke: known only once the stack is deployed, left empty (set them with --env-vars): {', '.join(unset)}",
+            file=sys.stderr,
+        )
     return LocalFunction(
         logical_id=logical_id,
         name=name,

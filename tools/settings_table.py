@@ -26,6 +26,11 @@ FROM_THE_STACK = {
     "STATE_TABLE_NAME": "the stack's state table",
     "KILL_SWITCH_PARAMETER": "the stack's SSM parameter `/<stack>/remediation-enabled`: `false` = audit-only, "
     "no redeploy",
+    "VERIFY_SCHEDULE_GROUP": "the stack's schedule group `<stack>-verify`: one one-time schedule per applied raise",
+    "VERIFIER_FUNCTION_ARN": "the stack's verifier function (unset: applied changes are not checked, and say so)",
+    "SCHEDULER_ROLE_ARN": "the stack's role that lets the schedules invoke the verifier, and nothing else",
+    "SCHEDULER_CONTEXT_ATTRIBUTES": "`true` on AWS: the verifier checks the schedule ARN Scheduler fills in; `false` "
+    "only with LocalEmulator=true (the emulator passes the placeholder through: the state-table check decides alone)",
 }
 
 

@@ -8,14 +8,17 @@ delivers the same notification again, up to its two retries. Every case must end
 - never dropped: some attempt succeeds (a single fault leaves two retries to spare);
 - with no lock left behind;
 - with an audit trail that tells the truth: one `Remediation Applied` per change made, a
-  `Remediation Failed` for the failure, no `Skipped: lock` standing in for a dropped alarm.
+  `Remediation Failed` for the failure, no `Skipped: lock` standing in for a dropped alarm;
+- with exactly one verification schedule per applied raise (SPEC §9), never none, never two.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,9 +34,10 @@ from remediation.runbooks.error_rate import ErrorRateTriageRunbook
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from remediation.runner import handle
-from support.app import App, load_event
+from remediation.verifier import handle_verification
+from support.app import STACK, App, load_event
 from support.fakes import FakeClock, LambdaContext
-from support.world import calm_traffic_alarms, errors_with
+from support.world import API, calm_traffic_alarms, errors_with
 
 pytestmark = pytest.mark.sweep
 
@@ -96,8 +100,8 @@ def injector(monkeypatch: pytest.MonkeyPatch) -> FaultInjector:
 
 @dataclass(frozen=True)
 class Path:
-    #: Who takes the event; None: the approval handler.
-    runbook: Runbook | None
+    #: Who takes the event; None: the approval handler; VERIFIER: the verifier.
+    runbook: Runbook | str | None
     #: An events/ file, unless `given` makes the event.
     event: str | None
     #: What the world is in before the notification (a spike for a scale-down, metrics for triage);
@@ -119,6 +123,21 @@ def _a_request_waits(app: App, invoke: Callable[..., Any], clock: FakeClock) -> 
     invoke(DbCpuRunbook(), load_event("db-cpu-critical"))
     (request,) = app.audit_events()
     return {"decisionId": request["detail"]["decisionId"], "approver": "arn:aws:iam::123456789012:user/jane"}
+
+
+VERIFIER = "verifier"
+
+
+def _a_check_comes_due(app: App, invoke: Callable[..., Any], clock: FakeClock) -> dict[str, Any]:
+    """A spike's 1.6 GB cache, ten minutes on, latency still high: its check fires (ineffective → 6.1 GB)."""
+    invoke(SpikeRunbook(), load_event("latency-warning"))
+    (cache,) = [e["detail"] for e in app.audit_events() if e["detail"]["action"]["name"] == "set-stage-cache"]
+    schedule = app.scheduler.get_schedule(Name=f"verify-{cache['decisionId']}", GroupName=app.schedule_group)
+    clock.advance(600)
+    app.put_metric("AWS/ApiGateway", "Latency", API, [720, 760, 790], datetime.fromtimestamp(clock.now, UTC))
+    event: dict[str, Any] = json.loads(schedule["Target"]["Input"])
+    event["scheduleArn"] = schedule["Arn"]
+    return event
 
 
 def _after_a_spike(app: App, invoke: Callable[..., Any], clock: FakeClock) -> None:
@@ -198,6 +217,14 @@ PATHS = {
         ("db.r5.xlarge", None, []),
         frozenset({"step-up-instance-class"}),
     ),
+    "verify-ineffective": Path(
+        VERIFIER,
+        None,
+        _a_check_comes_due,
+        _traffic,
+        (200, (True, Decimal("6.1"))),
+        frozenset({"set-stage-cache"}),
+    ),
 }
 
 
@@ -209,6 +236,8 @@ class Outcome:
     writes: list[str]
     events: list[dict[str, Any]]
     locks: list[str]
+    #: Verification schedules made during the case (not before it).
+    schedules: list[str]
 
 
 @contextmanager
@@ -216,10 +245,14 @@ def world(path: Path) -> Iterator[tuple[App, Callable[..., Any], FakeClock, Any]
     with mock_aws():
         app, clock = App(), FakeClock()
 
-        def invoke(runbook: Runbook | None, event: Any) -> dict[str, Any]:
+        def invoke(runbook: Runbook | str | None, event: Any) -> dict[str, Any]:
             given = {"settings": app.settings(**path.settings), "clients": app.clients(), "clock": clock}
+            if runbook == VERIFIER:
+                context = LambdaContext(function_name=f"{STACK}-verifier")
+                return handle_verification(event, context, sleep=clock.sleep, **given)
             if runbook is None:
                 return handle_approval(event, LambdaContext(), sleep=clock.sleep, **given)
+            assert isinstance(runbook, Runbook)
             return handle(event, LambdaContext(), runbook, sleep=clock.sleep, **given)
 
         made = path.given(app, invoke, clock)
@@ -243,6 +276,7 @@ def _let_a_minute_pass(app: App, clock: FakeClock) -> None:
 
 def play(path: Path, injector: FaultInjector, fail_at: int | None, mode: str = "before") -> Outcome:
     with world(path) as (app, invoke, clock, event):
+        before = {schedule["Name"] for schedule in app.schedules()}
         injector.calls, injector.reached = [], []
         injector.fail_at, injector.mode = fail_at, mode
         errors: list[str] = []
@@ -273,6 +307,7 @@ def play(path: Path, injector: FaultInjector, fail_at: int | None, mode: str = "
             [call for call in injector.reached if call in TARGET_WRITES],
             app.audit_events(),
             locks,
+            sorted({schedule["Name"] for schedule in app.schedules()} - before),
         )
 
 
@@ -290,6 +325,10 @@ def violations(path: Path, clean: Outcome, case: Outcome, operation: str) -> lis
     applied = sorted(d["action"]["name"] for d in decisions if d["outcome"] == "applied")
     if applied != sorted(path.applied):
         found.append(f"Remediation Applied for {applied}, expected one each for {sorted(path.applied)}")
+    raises = [d for d in decisions if d["outcome"] == "applied" and d["action"]["parameters"]["direction"] == "raise"]
+    checks = sorted(f"verify-{d['decisionId']}" for d in raises)
+    if case.schedules != checks:
+        found.append(f"verification schedules {case.schedules}, expected one per applied raise: {checks}")
     if any(d["limit"] == "lock" and d["outcome"] == "skipped" for d in decisions):
         found.append("a Skipped: lock decision (an alarm dropped as if handled)")
     told = any(d["outcome"] == "failed" and "injected" in d["reason"] for d in decisions)

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 STACK = "printapp-remediation"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK}-alarms"
+VERIFIER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{STACK}-verifier"
+SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK}-VerifySchedulerRole-0123456789AB"
 API_DIMENSIONS = [{"Name": "ApiName", "Value": "printapp-api"}, {"Name": "Stage", "Value": "prod"}]
 
 ERROR_RATE_QUERIES = [
@@ -159,8 +161,11 @@ class App:
         self.sqs = client("sqs")
         self.ssm = client("ssm")
         self.rds = client("rds")
+        self.scheduler = client("scheduler")
         self.table = f"{STACK}-state"
         self.bus = f"{STACK}-audit"
+        self.schedule_group = f"{STACK}-verify"
+        self.scheduler.create_schedule_group(Name=self.schedule_group)
         standins = create_standins(client)
         self.function_name = standins.function_name
         self.rest_api_id = standins.rest_api_id
@@ -222,6 +227,9 @@ class App:
             "AUDIT_BUS_NAME": self.bus,
             "STATE_TABLE_NAME": self.table,
             "TARGET_REST_API_ID": self.rest_api_id,
+            "VERIFY_SCHEDULE_GROUP": self.schedule_group,
+            "VERIFIER_FUNCTION_ARN": VERIFIER_ARN,
+            "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
             **{key: str(value) for key, value in overrides.items()},
         }
         return Settings.from_environ(environ)
@@ -284,6 +292,15 @@ class App:
         self.rds.modify_db_instance(
             DBInstanceIdentifier=self.db_instance_id, DBInstanceClass=instance_class, ApplyImmediately=True
         )
+
+    def schedules(self) -> list[dict[str, Any]]:
+        """The verification schedules waiting in the group, in full (GetSchedule)."""
+        names = [
+            item["Name"]
+            for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=self.schedule_group)
+            for item in page.get("Schedules", [])
+        ]
+        return [self.scheduler.get_schedule(Name=name, GroupName=self.schedule_group) for name in names]
 
     def audit_events(self) -> list[dict[str, Any]]:
         """Every audit event delivered to the bus so far (drains the capture queue)."""

@@ -109,6 +109,7 @@ def test_schema_speaks_the_code_vocabulary() -> None:
         "db_cpu_handler",
         "error_rate_triager",
         "approval_handler",
+        "verifier",
     }
     assert {SPIKE.name, SCALE_DOWN.name} <= set(DETAIL_FIELDS["handler"]["enum"])
 
@@ -141,7 +142,8 @@ def test_schema_rejects_events_that_break_the_contract(app: App, invoke) -> None
     # Then each of these breaks it, and the schema says where
     assert broken(lambda e: e["detail"].update(outcome="done")) == [
         "detail/outcome: 'done' is not one of "
-        "['applied', 'planned', 'skipped', 'failed', 'rejected', 'escalated', 'approval-requested']"
+        "['applied', 'planned', 'skipped', 'failed', 'rejected', 'escalated', 'approval-requested', "
+        "'verified', 'ineffective', 'drifted', 'rolled-back']"
     ]
     assert broken(lambda e: e["detail"].pop("reason")) == ["detail: 'reason' is a required property"]
     assert broken(lambda e: e["detail"].update(timestamp="yesterday")) == [

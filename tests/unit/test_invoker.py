@@ -70,8 +70,8 @@ def _resolver(**overrides: str) -> Resolver:
 
 
 def _environment(function: str, resolver: Resolver) -> dict[str, str]:
-    variables = function_properties(resolver.template, function)["Environment"]["Variables"]
-    return resolver.resolve(variables)  # type: ignore[no-any-return]
+    declared, _ = local_invoke.declared_environment(function_properties(resolver.template, function), resolver)
+    return declared
 
 
 def test_the_environment_names_the_stacks_own_resources() -> None:
@@ -86,6 +86,12 @@ def test_the_environment_names_the_stacks_own_resources() -> None:
     assert environment["STATE_TABLE_NAME"] == "printapp-remediation-state"
     assert environment["KILL_SWITCH_PARAMETER"] == "/printapp-remediation/remediation-enabled"
     assert environment["COOLDOWN_SECONDS"] == "300"
+    assert environment["VERIFY_SCHEDULE_GROUP"] == "printapp-remediation-verify"
+    assert environment["VERIFIER_FUNCTION_ARN"] == (
+        "arn:aws:lambda:us-east-1:123456789012:function:printapp-remediation-verifier"
+    )
+    # a generated role ARN is known only once deployed: empty here, and the invoker says so
+    assert environment["SCHEDULER_ROLE_ARN"] == ""
     assert all(isinstance(value, str) for value in environment.values())
 
 

@@ -24,6 +24,7 @@ CREATES = {
     "AWS::Events::EventBus": "events:CreateEventBus",
     "AWS::Events::Rule": "events:PutRule",
     "AWS::IAM::ManagedPolicy": "iam:CreatePolicy",
+    "AWS::IAM::Role": "iam:CreateRole",
     "AWS::KMS::Key": "kms:CreateKey",
     "AWS::SQS::QueuePolicy": "sqs:SetQueueAttributes",
     "AWS::Logs::LogGroup": "logs:CreateLogGroup",
@@ -33,6 +34,7 @@ CREATES = {
     "AWS::SNS::TopicPolicy": "sns:SetTopicAttributes",
     "AWS::SQS::Queue": "sqs:CreateQueue",
     "AWS::SSM::Parameter": "ssm:PutParameter",
+    "AWS::Scheduler::ScheduleGroup": "scheduler:CreateScheduleGroup",
     "AWS::Serverless::Function": "lambda:CreateFunction",
     "AWS::Serverless::LayerVersion": "lambda:PublishLayerVersion",
 }

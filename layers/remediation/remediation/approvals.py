@@ -26,7 +26,7 @@ from remediation.errors import AlarmNoLongerFiring, AlreadyApproved, ApprovalExp
 from remediation.intents import Act, Need, Report
 from remediation.observe import observe
 from remediation.pipeline import Approval, Run, execute
-from remediation.runbooks.base import ENGINE_PERMISSIONS
+from remediation.runbooks.base import ENGINE_PERMISSIONS, VERIFY_PERMISSIONS
 from remediation.runtime import Runtime
 from remediation.settings import Settings, current_settings
 from remediation.signals import reconcile
@@ -50,7 +50,9 @@ class ApprovalEvent(BaseModel):
 def required_permissions() -> frozenset[str]:
     """What the approval handler calls: the engine's, and the actions a human may approve."""
     approvable = (action for action in REGISTRY.values() if action.causes_outage)
-    return frozenset(ENGINE_PERMISSIONS + tuple(p for action in approvable for p in action.permissions))
+    return frozenset(
+        ENGINE_PERMISSIONS + VERIFY_PERMISSIONS + tuple(p for action in approvable for p in action.permissions)
+    )
 
 
 def handle_approval(

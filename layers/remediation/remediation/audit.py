@@ -21,7 +21,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from remediation.contract import SCHEMA_VERSION, SOURCE, ActionDetail, AlarmDetail, ApprovalDetail, DecisionDetail
+from remediation.contract import (
+    SCHEMA_VERSION,
+    SOURCE,
+    ActionDetail,
+    AlarmDetail,
+    ApprovalDetail,
+    DecisionDetail,
+    VerifiesDetail,
+)
 from remediation.errors import AlarmRejected, AuditDeliveryError, Limit, Outcome
 
 if TYPE_CHECKING:
@@ -65,6 +73,8 @@ class Decision:
     decision_id: str | None = None
     #: (request decisionId, approver) for the approval handler's decisions.
     approval: tuple[str, str] | None = None
+    #: (decisionId, action, round) of the applied decision the verifier checked.
+    verifies: tuple[str, str, int] | None = None
 
 
 def correlation_id_for(alarm: AlarmNotification | None, fallback: str | None = None) -> str:
@@ -294,6 +304,11 @@ class AuditTrail:
             "approval": ApprovalDetail(requestDecisionId=decision.approval[0], approver=decision.approval[1])
             if decision.approval
             else None,
+            "verifies": VerifiesDetail(
+                decisionId=decision.verifies[0], action=decision.verifies[1], round=decision.verifies[2]
+            )
+            if decision.verifies
+            else None,
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         try:
@@ -304,8 +319,9 @@ class AuditTrail:
             model = DecisionDetail.model_construct(**fields)
         detail = model.model_dump(mode="json")
         detail.pop("truncated")  # set by _fit, only when something was cut
-        if detail["approval"] is None:
-            detail.pop("approval")
+        for optional in ("approval", "verifies"):
+            if detail[optional] is None:
+                detail.pop(optional)
         detail = _fit(detail)
         resources = [arn for arn in (alarm.arn if alarm else None,) if arn]
         self._pending.append(self._publisher.entry(detail, resources))

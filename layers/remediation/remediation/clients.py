@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_rds import RDSClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_ssm import SSMClient
 
 # Throttling and 5xx are retried by botocore, up to 5 retries ("standard" mode: backoff with jitter,
@@ -74,6 +75,10 @@ class Clients:
     @property
     def rds(self) -> RDSClient:
         return self.get("rds")  # type: ignore[no-any-return]
+
+    @property
+    def scheduler(self) -> EventBridgeSchedulerClient:
+        return self.get("scheduler")  # type: ignore[no-any-return]
 
     @property
     def ssm(self) -> SSMClient:

@@ -90,6 +90,19 @@ class ApprovalDetail(_Detail):
     )
 
 
+class VerifiesDetail(_Detail):
+    """The applied decision a verifier event checks (decisions of the verifier only; null otherwise)."""
+
+    decisionId: str = Field(description="The decisionId of the Remediation Applied event being checked.", pattern=_UUID)
+    action: str = Field(
+        description="The action that decision applied (set-stage-cache, step-up-instance-class, ...).",
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+    )
+    round: int = Field(
+        description="Which verify-and-adjust round of this alarm state change (1 = the handler's own change).", ge=1
+    )
+
+
 class DecisionDetail(_Detail):
     """The decision itself. Fields listed here are stable within schemaVersion 1.x; new fields
     may be added, so ignore the ones you do not know."""
@@ -111,7 +124,7 @@ class DecisionDetail(_Detail):
         min_length=1,
     )
     handler: Literal[
-        "spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager", "approval_handler"
+        "spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager", "approval_handler", "verifier"
     ] = Field(description="The Lambda handler that decided (functions/<handler>/ in the repository).")
     alarm: AlarmDetail | None
     action: ActionDetail | None
@@ -131,7 +144,11 @@ class DecisionDetail(_Detail):
         "Lambda retries the alarm and, if it keeps failing, keeps it in the DLQ: look at it. rejected: the "
         "notification was not acted on (bad input, untrusted topic or account, an alarm no handler knows). "
         "escalated: a human has to look (unknown cause, storm breaker). approval-requested: the change needs a "
-        "human's approval (DB approval mode manual)."
+        "human's approval (DB approval mode manual). The verifier's, on an applied change some minutes later: "
+        "verified: it holds and the alarm is back under its threshold. ineffective: it holds, the symptom "
+        "persists (a next step or an escalation follows). drifted: someone changed the target since; left alone. "
+        "rolled-back: the guard signals (API 5XX rate, Lambda errors and throttles) got worse since the change, so "
+        "the recorded baseline was restored."
     )
     reason: str = Field(
         description='Why, in one sentence for a human (e.g. "reserved concurrency of printapp-api 100 → 200", '
@@ -161,6 +178,11 @@ class DecisionDetail(_Detail):
     )
     approval: ApprovalDetail | None = Field(
         None, description="Set on the approval handler's decisions: the request approved, and by whom."
+    )
+    verifies: VerifiesDetail | None = Field(
+        None,
+        description="Set on the verifier's decisions: the applied decision it checked afterwards (SPEC §9). Its next "
+        "step or roll-back is a decision of its own, with the same correlationId.",
     )
     truncated: list[str] | None = Field(
         None,

@@ -21,6 +21,11 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     ESCALATED = "escalated"
     APPROVAL_REQUESTED = "approval-requested"
+    #: The verifier's verdicts on an applied change (SPEC §9).
+    VERIFIED = "verified"
+    INEFFECTIVE = "ineffective"
+    DRIFTED = "drifted"
+    ROLLED_BACK = "rolled-back"
 
     @property
     def detail_type(self) -> str:
@@ -35,6 +40,10 @@ _DETAIL_TYPES = {
     Outcome.REJECTED: "Alarm Rejected",
     Outcome.ESCALATED: "Escalation Required",
     Outcome.APPROVAL_REQUESTED: "Approval Requested",
+    Outcome.VERIFIED: "Remediation Verified",
+    Outcome.INEFFECTIVE: "Remediation Ineffective",
+    Outcome.DRIFTED: "Remediation Drifted",
+    Outcome.ROLLED_BACK: "Remediation Rolled Back",
 }
 
 
@@ -71,6 +80,10 @@ class Limit(StrEnum):
     ALREADY_APPROVED = "already-approved"
     APPROVAL_EXPIRED = "approval-expired"
     CONFIGURATION = "configuration"
+    #: The change did not relieve the symptom and the runbook has no further step.
+    INEFFECTIVE = "ineffective"
+    #: VERIFY_MAX_ATTEMPTS verify-and-adjust rounds, or a check that cannot tell: a human decides.
+    GIVE_UP = "give-up"
 
 
 class RemediationError(Exception):

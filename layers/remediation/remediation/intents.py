@@ -81,6 +81,10 @@ class Act:
 
     action: type[Action[Any]]
     params: ActionParameters
+    #: What the change is called once applied: the verifier's roll-back is `rolled-back`.
+    applies_as: Outcome = Outcome.APPLIED
+    #: Said before the change's own summary in the audit reason (why this step was taken).
+    because: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class Report:
     evidence: Mapping[str, Any] | None = None
     #: The action and target the report is about, when it is about one (e.g. nothing to undo).
     action: tuple[str, str] | None = None
+    #: Set when the same decision may be reported again by a retry (subscribers keep one).
+    decision_id: str | None = None
 
     @classmethod
     def of(

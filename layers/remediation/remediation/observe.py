@@ -6,7 +6,7 @@ the traffic and the triage components are measured, and the state table's histor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -97,24 +97,82 @@ def _metrics_of(alarm: MetricAlarmTypeDef) -> tuple[MetricIdentity, ...]:
 
 def read_alarm(cloudwatch: CloudWatchClient, name: str) -> AlarmConfig | None:
     """The alarm as CloudWatch has it now; None when it no longer exists."""
+    config, _ = read_alarm_with_metric(cloudwatch, name)
+    return config
+
+
+def read_alarm_with_metric(
+    cloudwatch: CloudWatchClient, name: str
+) -> tuple[AlarmConfig | None, MetricAlarmTypeDef | None]:
+    """The alarm's configuration, and the metric alarm as DescribeAlarms gives it (its metric query)."""
     response = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
     for metric_alarm in response.get("MetricAlarms", []):
-        queries = metric_alarm.get("Metrics", [])
-        period = metric_alarm.get("Period") or next(
-            (q["MetricStat"]["Period"] for q in queries if "MetricStat" in q and "Period" in q["MetricStat"]), None
-        )
-        return AlarmConfig(
-            name=metric_alarm["AlarmName"],
-            state=metric_alarm["StateValue"],
-            threshold=metric_alarm.get("Threshold"),
-            comparison=metric_alarm.get("ComparisonOperator"),
-            metrics=_metrics_of(metric_alarm),
-            period=period,
-            metric_math=bool(queries),
+        return (
+            AlarmConfig(
+                name=metric_alarm["AlarmName"],
+                state=metric_alarm["StateValue"],
+                threshold=metric_alarm.get("Threshold"),
+                comparison=metric_alarm.get("ComparisonOperator"),
+                metrics=_metrics_of(metric_alarm),
+                period=alarm_period(metric_alarm),
+                metric_math=bool(metric_alarm.get("Metrics")),
+            ),
+            metric_alarm,
         )
     for composite in response.get("CompositeAlarms", []):
-        return AlarmConfig(composite["AlarmName"], composite["StateValue"], None, None, ())
-    return None
+        return AlarmConfig(composite["AlarmName"], composite["StateValue"], None, None, ()), None
+    return None, None
+
+
+def alarm_period(metric_alarm: MetricAlarmTypeDef) -> int | None:
+    queries = metric_alarm.get("Metrics", [])
+    return metric_alarm.get("Period") or next(
+        (q["MetricStat"]["Period"] for q in queries if "MetricStat" in q and "Period" in q["MetricStat"]), None
+    )
+
+
+def read_alarm_metric(
+    cloudwatch: CloudWatchClient, metric_alarm: MetricAlarmTypeDef, start: datetime, end: datetime
+) -> tuple[str, list[float]]:
+    """The series the alarm evaluates, over [start, end], oldest first: its metric with its
+    statistic, or the expression a metric-math alarm returns. (label, values)."""
+    queries: list[MetricDataQueryTypeDef]
+    if metric_alarm.get("MetricName"):
+        label = f"{metric_alarm.get('Namespace', '')} {metric_alarm['MetricName']}".strip()
+        stat = metric_alarm.get("Statistic") or metric_alarm.get("ExtendedStatistic") or "Average"
+        wanted: str | None = "symptom"
+        queries = [
+            {
+                "Id": "symptom",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": metric_alarm.get("Namespace", ""),
+                        "MetricName": metric_alarm["MetricName"],
+                        "Dimensions": [
+                            {"Name": d["Name"], "Value": d["Value"]} for d in metric_alarm.get("Dimensions", [])
+                        ],
+                    },
+                    "Period": metric_alarm.get("Period") or 60,
+                    "Stat": stat,
+                },
+                "ReturnData": True,
+            }
+        ]
+    else:
+        queries = [dict(query) for query in metric_alarm.get("Metrics", [])]  # type: ignore[misc]
+        returned: Mapping[str, Any] = next((q for q in queries if q.get("ReturnData", True)), {})
+        label = str(returned.get("Label") or returned.get("Expression") or "metric math")
+        wanted = returned.get("Id")
+    if not queries:
+        return "", []
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
+    )
+    for result in response.get("MetricDataResults", []):
+        if result.get("Id") == wanted:
+            pairs = sorted(zip(result.get("Timestamps", []), result.get("Values", []), strict=False))
+            return label, [value for _, value in pairs]
+    return label, []
 
 
 def firing_traffic_alarms(cloudwatch: CloudWatchClient, settings: Settings) -> list[str]:

@@ -2,7 +2,8 @@
 
     lock → recall the first attempt's plan → read → converge → undo only ours → target as
     approved → plan → cooldown → kill switch → dry-run → approval → storm breaker → baseline
-    → fix the plan → apply (and complete: applied mark, raise record, baseline, in one transaction)
+    → fix the plan → apply (and complete: the check scheduled, then applied mark, raise record,
+    baseline in one transaction)
 
 Each guard either passes, ends the step with a decision (`Applied`, `Planned`, ...), or raises
 the typed error that names its limit; the error becomes the step's audit event in one place.
@@ -50,6 +51,7 @@ from remediation.errors import (
     outcome_for,
 )
 from remediation.intents import Act, Report
+from remediation.schedule import run_scope, schedule_check
 from remediation.settings import ApprovalMode
 from remediation.state import FixedPlan, RaiseRecord, RunRecord
 
@@ -92,15 +94,25 @@ class Run:
     _kill_switch: object = _UNREAD
     #: Targets whose lock this attempt took and released.
     released: set[str] = field(default_factory=set)
+    #: The verify-and-adjust round (1: a handler's own decisions; n > 1: the verifier's step).
+    round: int = 1
+    #: On the verifier's runs: the applied decision it checks (decisionId, action, round).
+    verifies: tuple[str, str, int] | None = None
 
     @property
     def correlation_id(self) -> str:
         return correlation_id_for(self.alarm)
 
+    @property
+    def scope(self) -> str:
+        """What the attempts at this run share in the state table (plans, locks, raise records)."""
+        return run_scope(self.correlation_id, self.round)
+
     def record(self, decision: Decision) -> None:
         decision = replace(
             decision,
             approval=(self.approval.request_id, self.approval.approver) if self.approval else None,
+            verifies=self.verifies,
             level=decision.level or (self.level.value if self.level else None),
             evidence=decision.evidence if decision.evidence is not None else (dict(self.evidence) or None),
         )
@@ -139,7 +151,7 @@ class Run:
 
     def recall(self) -> None:
         """Read what earlier attempts left, and send first the audit events they could not."""
-        self.earlier = self.runtime.state.run_record(self.correlation_id)
+        self.earlier = self.runtime.state.run_record(self.scope)
         self.runtime.audit.resend(self.earlier.undelivered)
 
     def deliver_audit(self) -> None:
@@ -149,12 +161,12 @@ class Run:
             self.runtime.audit.flush()
         except AuditDeliveryError as error:
             try:
-                state.keep_undelivered(self.correlation_id, error.undelivered)
+                state.keep_undelivered(self.scope, error.undelivered)
             except Exception:  # they are in the log in full; the retry re-decides the rest
                 logger.exception("could not keep undelivered audit events for the next attempt")
             raise
         if self.earlier.undelivered:
-            state.forget_undelivered(self.correlation_id)
+            state.forget_undelivered(self.scope)
 
     def kill_switch(self) -> str | None:
         """Why remediation is off, or None. Read once per run, so every step sees the same answer
@@ -174,8 +186,8 @@ class Run:
         state = self.runtime.state
         for target in sorted(self.earlier.unreleased - self.released):
             try:
-                state.release_lock(target, self.correlation_id)
-                state.paid_lock_release(self.correlation_id, target)
+                state.release_lock(target, self.scope)
+                state.paid_lock_release(self.scope, target)
             except Exception as error:
                 logger.exception("could not release a lock an earlier attempt held", extra={"target": target})
                 self.record_error(LockNotReleased(f"could not release the lock on {target} ({error}); retrying"))
@@ -200,6 +212,9 @@ class Step:
     storm_counted: bool = False
     #: The last raise of this action on its target, as the cooldown read it.
     last_raise: RaiseRecord | None = None
+    #: What an applied change is called (the verifier's roll-back is `rolled-back`), and why.
+    applies_as: Outcome = Outcome.APPLIED
+    because: str = ""
 
     @property
     def settings(self) -> Settings:
@@ -216,7 +231,7 @@ class Step:
 
     @property
     def storm_key(self) -> str:
-        return f"{self.run.correlation_id}#{self.action.name}"
+        return f"{self.run.scope}#{self.action.name}"
 
     def ref(self) -> ActionRef:
         parameters = self.params.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -247,7 +262,7 @@ def take_lock(step: Step) -> None:
         state, settings = step.run.runtime.state, step.settings
         state.acquire_lock(
             step.action.target(),
-            step.run.correlation_id,
+            step.run.scope,
             ttl_seconds=settings.lock_ttl_seconds,
             wait_seconds=settings.lock_wait_seconds,
         )
@@ -287,20 +302,24 @@ def converge(step: Step) -> Decision | None:
         max_actions=settings.storm_max_actions,
         enforce=False,
     )
-    _complete(step)
+    verification = _complete(step)
     current = step.before
     step.run.runtime.audit.capacity(step.action.capacity(current))
     step.before = dict(fixed.before)
     # The decision is the first attempt's: if that one said Applied already, this repeats it
     # under the same decisionId (subscribers keep one), and it never counts as a second change.
-    return replace(
-        step.decision(
-            Outcome.APPLIED,
-            f"{fixed.summary} — in place: made by an earlier attempt at this alarm state change; "
-            "its bookkeeping is now complete",
-            after=current,
+    return _with_verification(
+        replace(
+            step.decision(
+                step.applies_as,
+                f"{step.because}{fixed.summary} — in place: made by an earlier attempt at this alarm state change; "
+                "its bookkeeping is now complete",
+                after=current,
+            ),
+            decision_id=fixed.decision_id,
         ),
-        decision_id=fixed.decision_id,
+        step,
+        verification,
     )
 
 
@@ -340,7 +359,7 @@ def check_cooldown(step: Step) -> None:
             run.runtime.clock(),
             action.cooldown_seconds(),
             f"{action.name} on {action.target()}",
-            run.correlation_id,
+            run.scope,
         )
 
 
@@ -437,7 +456,7 @@ def fix_plan(step: Step) -> None:
     assert step.before is not None
     pinned = step.params.model_copy(update=dict(step.plan.pins))
     step.fixed = step.run.runtime.state.fix_plan(
-        step.run.correlation_id,
+        step.run.scope,
         step.action.name,
         FixedPlan(
             params=pinned.model_dump(mode="json"),
@@ -446,6 +465,7 @@ def fix_plan(step: Step) -> None:
             summary=step.plan.summary,
             decision_id=step.decision_id,
         ),
+        alarm=step.run.alarm.model_dump(mode="json"),
     )
 
 
@@ -454,28 +474,52 @@ def apply(step: Step) -> Decision:
     after = step.action.apply(step.plan, step.params)
     step.storm_counted = False  # applied: it stays counted whatever happens next
     step.run.runtime.audit.capacity(step.action.capacity(after))
-    applied = step.decision(Outcome.APPLIED, step.plan.summary, after=after)
+    applied = step.decision(step.applies_as, step.because + step.plan.summary, after=after)
     try:
-        _complete(step)
+        verification = _complete(step)
     except Exception as error:
         step.run.record(applied)  # the change stands: say so first, then what failed
         raise NotRecorded(
-            f"{step.plan.summary} is applied, but recording it in the state table failed ({error}); "
-            "Lambda's retry completes the record and does not repeat the change"
+            f"{step.plan.summary} is applied, but scheduling its check or recording it in the state table "
+            f"failed ({error}); Lambda's retry completes both and does not repeat the change"
         ) from error
-    return applied
+    return _with_verification(applied, step, verification)
 
 
-def _complete(step: Step) -> None:
+def _complete(step: Step) -> dict[str, Any] | None:
+    """After the change: its check scheduled (a raise), then its record completed. In that order,
+    so a change recorded as complete always has its check; both are idempotent for a retry."""
     run, action = step.run, step.action
-    after = step.plan.after if step.plan else step.fixed.after if step.fixed else {}
+    assert step.fixed is not None
+    verification = None
+    if step.raising:
+        verification = schedule_check(
+            run.runtime.clients,
+            step.settings,
+            decision_id=step.fixed.decision_id,
+            correlation_id=run.correlation_id,
+            action=action.name,
+            round_=run.round,
+            after_seconds=action.verify_after_seconds(),
+            now=run.runtime.clock(),
+        )
+    after = step.plan.after if step.plan else step.fixed.after
     run.runtime.state.complete(
-        run.correlation_id,
+        run.scope,
         action.name,
         action.target(),
         raised_to=action.baseline(after) if step.raising else None,
         clear_baseline=not step.raising,
     )
+    return verification
+
+
+def _with_verification(decision: Decision, step: Step, verification: Mapping[str, Any] | None) -> Decision:
+    """An applied raise says when it will be checked (or that it will not be)."""
+    if verification is None:
+        return decision
+    evidence = decision.evidence if decision.evidence is not None else step.run.evidence
+    return replace(decision, evidence={**evidence, "verification": dict(verification)})
 
 
 GUARDS: tuple[Guard, ...] = (
@@ -512,6 +556,7 @@ def execute(run: Run, intent: Intent) -> None:
                 before=intent.before,
                 limit=intent.limit,
                 evidence=intent.evidence,
+                decision_id=intent.decision_id,
             )
         )
         return
@@ -520,7 +565,9 @@ def execute(run: Run, intent: Intent) -> None:
 
 def _run_action(run: Run, act: Act) -> None:
     runtime = run.runtime
-    step = Step(run, act.action(runtime.clients, runtime.settings), act.params)
+    step = Step(
+        run, act.action(runtime.clients, runtime.settings), act.params, applies_as=act.applies_as, because=act.because
+    )
     try:
         for guard in GUARDS:
             decision = guard(step)
@@ -549,11 +596,11 @@ def _release_lock(step: Step) -> None:
         return
     run, target = step.run, step.action.target()
     try:
-        run.runtime.state.release_lock(target, run.correlation_id)
+        run.runtime.state.release_lock(target, run.scope)
     except Exception as error:
         logger.exception("could not release the lock", extra={"target": target})
         with contextlib.suppress(Exception):  # the failure below makes the retry come anyway
-            run.runtime.state.owe_lock_release(run.correlation_id, target)
+            run.runtime.state.owe_lock_release(run.scope, target)
         failure = LockNotReleased(
             f"could not release the lock on {target} ({error}); what this step decided stands; "
             "failing so Lambda's retry releases it"

@@ -79,6 +79,21 @@ class Settings(BaseModel):
     storm_max_actions: int = Field(10, alias="STORM_MAX_ACTIONS", ge=1)
     storm_window_seconds: PositiveSeconds = Field(900, alias="STORM_WINDOW_SECONDS")
 
+    # Closed loop (SPEC §9): every applied raise is checked afterwards by the verifier.
+    verify_schedule_group: str = Field("printapp-remediation-verify", alias="VERIFY_SCHEDULE_GROUP", min_length=1)
+    #: Unset, nothing is scheduled and every Applied event says its change goes unverified.
+    verifier_function_arn: str = Field("", alias="VERIFIER_FUNCTION_ARN")
+    scheduler_role_arn: str = Field("", alias="SCHEDULER_ROLE_ARN")
+    verify_after_seconds: int = Field(600, alias="VERIFY_AFTER_SECONDS", ge=1, le=24 * 3600)
+    db_verify_after_seconds: int = Field(1800, alias="DB_VERIFY_AFTER_SECONDS", ge=1, le=24 * 3600)
+    verify_max_attempts: int = Field(3, alias="VERIFY_MAX_ATTEMPTS", ge=1, le=10)
+    #: EventBridge Scheduler fills in `<aws.scheduler.schedule-arn>`; the local emulator does not
+    #: (false there only): then the verifier trusts the state table's record of the decision alone.
+    scheduler_context_attributes: bool = Field(True, alias="SCHEDULER_CONTEXT_ATTRIBUTES")
+    #: The API 5XX rate (percent) past which a change that raised it is rolled back (the
+    #: runbook's error-rate warning); Lambda errors and throttles use the triage levels below.
+    rollback_5xx_rate_percent: float = Field(1, alias="ROLLBACK_5XX_RATE_PERCENT", gt=0, le=100)
+
     # Spike runbook values.
     reserved_concurrency_target: int = Field(200, alias="RESERVED_CONCURRENCY_TARGET", ge=1)
     critical_reserved_concurrency_target: int = Field(200, alias="CRITICAL_RESERVED_CONCURRENCY_TARGET", ge=1)
@@ -113,7 +128,7 @@ class Settings(BaseModel):
     db_cpu_critical_percent: float = Field(80, alias="DB_CPU_CRITICAL_PERCENT", gt=0)
     s3_requests_critical_per_second: float = Field(200, alias="S3_REQUESTS_CRITICAL_PER_SECOND", gt=0)
 
-    _flags = field_validator("dry_run", "remediation_enabled", mode="before")(_flag)
+    _flags = field_validator("dry_run", "remediation_enabled", "scheduler_context_attributes", mode="before")(_flag)
 
     @field_validator("alarm_topic_arns", mode="before")
     @classmethod

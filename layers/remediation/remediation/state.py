@@ -7,7 +7,9 @@ expired item is gone: every read compares timestamps itself.
 Item ids:
 - `idempotency#<handler>#<hash>`: Powertools idempotency records, one per alarm state change.
 - `run#<correlation id>`: what the attempts at one alarm state change planned (`plan:<action>`)
-  and applied (`applied:<action>`), so a retry sets what the first attempt planned, once.
+  and applied (`applied:<action>`), so a retry sets what the first attempt planned, once; the
+  alarm it answered. `run#<correlation id>~<n>`: the same for the verifier's round n, with the
+  verdict its first attempt reached.
 - `raise#<action>#<target>`: when an action last raised a target, and for which state change
   (cooldown and hysteresis; a retry of that same state change is not held by its own cooldown).
 - `baseline#<action>#<target>`: the value before the first scale-up, restored by scale-down.
@@ -92,6 +94,10 @@ class RunRecord:
     undelivered: list[Any]
     #: Targets whose lock an earlier attempt held and could not release.
     unreleased: frozenset[str] = frozenset()
+    #: The alarm notification the run acted on (what the verifier reports its checks against).
+    alarm: Mapping[str, Any] | None = None
+    #: The verifier's verdict, fixed by its first attempt (a retry acts on the same one).
+    verdict: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +177,9 @@ class StateStore:
                 plans[action] = FixedPlan.from_item(value["S"], float(applied["N"]) if applied else None)
         undelivered = json.loads(item["undelivered"]["S"]) if "undelivered" in item else []
         unreleased = frozenset(item["unreleased"]["SS"]) if "unreleased" in item else frozenset()
-        return RunRecord(plans, undelivered, unreleased)
+        alarm = json.loads(item["alarm"]["S"]) if "alarm" in item else None
+        verdict = json.loads(item["verdict"]["S"]) if "verdict" in item else None
+        return RunRecord(plans, undelivered, unreleased, alarm, verdict)
 
     def owe_lock_release(self, correlation_id: str, target: str) -> None:
         """A lock this state change could not release: the next attempt releases it."""
@@ -210,17 +218,21 @@ class StateStore:
             TableName=self._table, Key={"id": {"S": f"run#{correlation_id}"}}, UpdateExpression="REMOVE undelivered"
         )
 
-    def fix_plan(self, correlation_id: str, action: str, plan: FixedPlan) -> FixedPlan:
-        """Store the first attempt's plan; if one is stored already, that one wins."""
+    def fix_plan(
+        self, correlation_id: str, action: str, plan: FixedPlan, *, alarm: Mapping[str, Any] | None = None
+    ) -> FixedPlan:
+        """Store the first attempt's plan, with the alarm it answers (for the verifier);
+        if a plan is stored already, that one wins."""
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"id": {"S": f"run#{correlation_id}"}},
-                UpdateExpression="SET #plan = :plan, expiration = :expiration",
+                UpdateExpression="SET #plan = :plan, alarm = if_not_exists(alarm, :alarm), expiration = :expiration",
                 ConditionExpression="attribute_not_exists(#plan)",
                 ExpressionAttributeNames={"#plan": f"plan:{action}"},
                 ExpressionAttributeValues={
                     ":plan": {"S": plan.to_json()},
+                    ":alarm": {"S": json.dumps(alarm, default=str) if alarm is not None else "null"},
                     ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
                 },
             )
@@ -229,6 +241,28 @@ class StateStore:
                 raise
             return self.run_record(correlation_id).plans[action]
         return plan
+
+    def fix_verdict(self, scope: str, verdict: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Store the verifier's first verdict on a check; if one is stored already, that one wins
+        (a retry acts on what the first attempt judged, not on a second reading)."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"id": {"S": f"run#{scope}"}},
+                UpdateExpression="SET verdict = :verdict, expiration = :expiration",
+                ConditionExpression="attribute_not_exists(verdict)",
+                ExpressionAttributeValues={
+                    ":verdict": {"S": json.dumps(verdict, default=str)},
+                    ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
+                },
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            stored = self.run_record(scope).verdict
+            assert stored is not None
+            return stored
+        return verdict
 
     def complete(
         self,

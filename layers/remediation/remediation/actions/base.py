@@ -82,6 +82,10 @@ class Action(ABC, Generic[P]):
     def cooldown_seconds(self) -> int:
         return self.settings.cooldown_seconds
 
+    def verify_after_seconds(self) -> int:
+        """How long after an applied raise the verifier checks whether it helped."""
+        return self.settings.verify_after_seconds
+
     @abstractmethod
     def read(self, params: P) -> dict[str, Any]:
         """The current state of the target (the `before`)."""

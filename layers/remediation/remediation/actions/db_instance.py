@@ -48,5 +48,8 @@ class DatabaseAction(Action[P]):
     def cooldown_seconds(self) -> int:
         return self.settings.db_cooldown_seconds
 
+    def verify_after_seconds(self) -> int:
+        return self.settings.db_verify_after_seconds
+
     def read(self, params: P) -> dict[str, Any]:
         return instance_state(describe_instance(self.clients.rds, self.target()))

@@ -28,6 +28,8 @@ ENGINE_PERMISSIONS = (
     "ssm:GetParameter",
     "cloudwatch:DescribeAlarms",
 )
+#: What a function that may apply a raise calls to schedule its check (SPEC §9).
+VERIFY_PERMISSIONS = ("scheduler:CreateSchedule", "iam:PassRole")
 
 
 class Runbook(ABC):
@@ -42,10 +44,15 @@ class Runbook(ABC):
     reads: ClassVar[frozenset[Need]] = frozenset()
     #: Reads of its own, beyond the engine's and its actions'.
     permissions: ClassVar[tuple[str, ...]] = ()
+    #: It may apply a raise, and so schedules that raise's check.
+    raises: ClassVar[bool] = True
 
     @classmethod
     def required_permissions(cls) -> frozenset[str]:
-        return frozenset(ENGINE_PERMISSIONS + cls.permissions + tuple(p for a in cls.actions for p in a.permissions))
+        verify = VERIFY_PERMISSIONS if cls.raises else ()
+        return frozenset(
+            ENGINE_PERMISSIONS + verify + cls.permissions + tuple(p for a in cls.actions for p in a.permissions)
+        )
 
     def handles(self, alarm: AlarmNotification) -> Report | None:
         """None when this runbook takes the notification; otherwise why not (read nothing)."""

@@ -13,6 +13,9 @@ the engine leaves alone a target that no longer holds what this system raised it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from remediation.actions import Direction, ReservedConcurrency, SetReservedConcurrency, SetStageCache, StageCache
 from remediation.errors import HysteresisActive, NoBaseline, TrafficAlarmActive
 from remediation.intents import Act, Decided, History, Intent, Need, Report, Situation
@@ -24,6 +27,7 @@ class ScaleDownRunbook(Runbook):
     name = "scale_down_handler"
     signals = TRAFFIC_SIGNALS
     states = frozenset({"OK"})
+    raises = False
     actions = (SetReservedConcurrency, SetStageCache)
     reads = frozenset({Need.FIRING_TRAFFIC_ALARMS, Need.SCALE_HISTORY})
 
@@ -44,22 +48,34 @@ class ScaleDownRunbook(Runbook):
                 (Report.of(HysteresisActive(f"last scale-up was {ago} s ago; scale-down waits {hysteresis} s")),)
             )
         intents: list[Intent] = []
-        if concurrency.baseline is None:
-            intents.append(_nothing_to_undo(SetReservedConcurrency.name, settings.target_function_name))
-        else:
-            value = concurrency.baseline["reservedConcurrency"]
-            intents.append(Act(SetReservedConcurrency, ReservedConcurrency(direction=Direction.RESTORE, value=value)))
-        if cache.baseline is None:
-            target = f"{settings.target_api_name}/{settings.target_api_stage}"
-            intents.append(_nothing_to_undo(SetStageCache.name, target))
-        else:
-            restore = StageCache(
-                direction=Direction.RESTORE,
-                enabled=cache.baseline["cacheClusterEnabled"],
-                size_gb=cache.baseline["cacheClusterSize"],
-            )
-            intents.append(Act(SetStageCache, restore))
+        targets = {
+            SetReservedConcurrency.name: settings.target_function_name,
+            SetStageCache.name: f"{settings.target_api_name}/{settings.target_api_stage}",
+        }
+        for name, history in ((SetReservedConcurrency.name, concurrency), (SetStageCache.name, cache)):
+            act = restore(name, history.baseline) if history.baseline is not None else None
+            intents.append(act or _nothing_to_undo(name, targets[name]))
         return Decided(tuple(intents))
+
+
+def restore(action: str, baseline: Mapping[str, Any]) -> Act | None:
+    """Put a traffic action's target back to its recorded baseline (scale-down and roll-back);
+    None for an action with no way back (a database change is never undone automatically)."""
+    if action == SetReservedConcurrency.name:
+        return Act(
+            SetReservedConcurrency,
+            ReservedConcurrency(direction=Direction.RESTORE, value=baseline["reservedConcurrency"]),
+        )
+    if action == SetStageCache.name:
+        return Act(
+            SetStageCache,
+            StageCache(
+                direction=Direction.RESTORE,
+                enabled=baseline["cacheClusterEnabled"],
+                size_gb=baseline["cacheClusterSize"],
+            ),
+        )
+    return None
 
 
 def _nothing_to_undo(action: str, target: str) -> Report:
