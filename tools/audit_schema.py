@@ -61,7 +61,7 @@ _ENVELOPE: dict[str, Any] = {
 
 
 #: The schema's names for the contract's models (subscribers' code generators use them).
-_NAMES = {"AlarmDetail": "Alarm", "ActionDetail": "Action", "ApprovalDetail": "Approval"}
+_NAMES = {"AlarmDetail": "Alarm", "ActionDetail": "Action", "ApprovalDetail": "Approval", "VerifiesDetail": "Verifies"}
 
 
 def _draft4(node: Any, definitions: dict[str, Any]) -> Any:

@@ -281,8 +281,10 @@ def recall_fixed_plan(step: Step) -> Decision | None:
             f"{step.fixed.summary}: already applied by an earlier attempt at this alarm state change "
             f"(decision {step.fixed.decision_id}); nothing to repeat"
         )
-    # The target was fixed by the first attempt: a retry sets that, never a step further.
+    # The target was fixed by the first attempt: a retry sets that, never a step further, and it
+    # is that attempt's decision (its check is scheduled under that decisionId).
     step.params = step.action.parameters.model_validate(step.fixed.params)
+    step.decision_id = step.fixed.decision_id
     return None
 
 

@@ -4,8 +4,9 @@ Pure, like every runbook: the verifier reads (the target, the alarm and its metr
 signals before and since the change) and hands over a `Check`; `judge` returns a `Verdict`:
 
 - drifted: the target no longer holds what was applied. Someone else changed it: report, don't fight.
-- rolled back: a guard signal (API 5XX rate, Lambda errors, Lambda throttles) rose past its warning
-  level since the change: restore the recorded baseline (a database change is never undone
+- rolled back: a guard signal the change can affect (API 5XX rate, Lambda errors, Lambda throttles;
+  for a stage cache the 5XX rate only) rose past its warning level since the change: restore the
+  recorded baseline (a database change is never undone
   automatically: escalate instead).
 - verified: the alarm is OK, or its metric is back on the right side of the threshold over the
   last evaluation periods.
@@ -315,11 +316,18 @@ def _worse(check: Check, settings: Settings) -> list[str]:
     }
     worse = []
     for key, (label, warning, unit) in levels.items():
+        if key not in _GUARDS_OF.get(check.action, levels):
+            continue
         since, before = check.guards_since.get(key), check.guards_before.get(key)
         if since is not None and since > warning and since > (before or 0):
             shown_before = "none" if before is None else f"{before:g}{unit}"
             worse.append(f"{label} {shown_before} → {since:g}{unit}, past its warning level {warning:g}{unit}")
     return worse
+
+
+#: The guard signals a change can make worse. A stage cache serves responses instead of the
+#: function: it can raise the API's 5XX rate (cached errors), never the function's errors.
+_GUARDS_OF: dict[str, frozenset[str]] = {SetStageCache.name: frozenset({API_5XX_RATE})}
 
 
 def _breaches(value: float, symptom: Symptom | None) -> bool:
