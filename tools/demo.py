@@ -4,8 +4,11 @@ Starts ministack on 127.0.0.1, builds and deploys template.yaml with `sam` (shor
 the story plays in about a minute), creates stand-ins for the app, then plays the story:
 a traffic spike, the same notification again, recovery too soon and later, DB CPU warning and
 critical, error-rate alarms with and without a cause, an S3 advisory, an untrusted sender and
-the spike in dry-run. Every decision comes from the deployed functions through SNS and the
-audit bus; every before/after shown is read back from the emulator.
+the spike in dry-run; then the closed loop: a small model of the app answers each change, and the
+verifier, fired by its one-time schedule, finds one spike verified, one ineffective that takes the
+critical cache step (then verified), one drifted, one rolled back. Every decision comes from the
+deployed functions through SNS, Scheduler and the audit bus; every before/after shown is read
+back from the emulator.
 
 What is emulated and what is not is in the README ("The local story").
 """
@@ -23,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app_model import LATENCY_WARNING_MS, AppModel, publish
 from approve import approve
 from local_aws import ACCOUNT_ID, REGION, ROOT, LocalAws, audit_capture, drain
 from standins import EVERYDAY_RESERVED_CONCURRENCY, StandIns, create_standins, read_back
@@ -33,12 +37,21 @@ OUTPUT_DIR = ROOT / "out" / "demo"
 #: Short timings so the story plays in about a minute (the defaults are minutes to an hour).
 COOLDOWN_SECONDS, HYSTERESIS_SECONDS = 10, 20
 DB_COOLDOWN_SECONDS = 30
+#: The checks of the story's first changes are due tomorrow (they would interleave with its steps);
+#: the closed-loop chapter sets VERIFY_AFTER_SECONDS on the spike handler and the verifier.
+VERIFY_AFTER_SECONDS = 15
 LOCAL_PARAMETERS = {
     "LocalEmulator": "true",
     "CooldownSeconds": COOLDOWN_SECONDS,
     "ScaleDownHysteresisSeconds": HYSTERESIS_SECONDS,
     "DbCooldownSeconds": DB_COOLDOWN_SECONDS,
+    "VerifyAfterSeconds": 86400,
+    "DbVerifyAfterSeconds": 86400,
+    # The whole story applies more changes in a quarter of an hour than a real incident would.
+    "StormMaxActions": 50,
 }
+#: How long a closed-loop scenario may take: two checks (delay + Scheduler's 10 s sweep) and a step.
+LOOP_TIMEOUT_SECONDS = 120
 #: How long a quiet step waits to be sure nothing (else) happens.
 QUIET_SECONDS = 6
 
@@ -260,6 +273,7 @@ class Story:
         self._step("untrusted", "A notification from another account's topic", 1, self._untrusted)
         self._approval(db_critical)
         self._dry_run_spike()
+        self._closed_loop()
         self._failure_to_dead_letter_queue()
         return self.results
 
@@ -386,6 +400,123 @@ class Story:
             lambda: self._set_alarm("api-latency-warning", "ALARM", "latency 805 ms > 500 ms"),
             {"latency": 805},
         )
+
+    # --- the closed loop (SPEC §9) --------------------------------------------------------------
+
+    def _closed_loop(self) -> None:
+        """Every applied raise is checked afterwards by the verifier; a model of the app answers."""
+        self._set_environment("SpikeHandlerFunctionName", DRY_RUN="false")
+        for function in ("SpikeHandlerFunctionName", "VerifierFunctionName"):
+            self._set_environment(function, VERIFY_AFTER_SECONDS=str(VERIFY_AFTER_SECONDS))
+        self._scenario(
+            "verify-verified",
+            "Closed loop: a spike the raise relieves is verified",
+            AppModel(load=1.0),
+            lambda events: _count(events, "verified") >= 2,
+        )
+        self._scenario(
+            "verify-ineffective",
+            "Closed loop: a heavier spike; 1.6 GB does not help, the verifier takes 6.1 GB, which does",
+            AppModel(load=2.2),
+            lambda events: _count(events, "verified", round_=2) >= 1,
+        )
+        self._scenario(
+            "verify-drifted",
+            "Closed loop: someone switches the cache off again before its check",
+            AppModel(load=1.0),
+            lambda events: _count(events, "drifted") >= 1 and _count(events, "verified") >= 1,
+            meanwhile=self._cache_off_by_hand,
+        )
+        self._scenario(
+            "verify-rolled-back",
+            "Closed loop: more concurrency overloads a small database, errors rise: rolled back",
+            AppModel(load=0.9, database_connections=120),
+            lambda events: _count(events, "rolled-back") >= 1 and _count(events, "verified") >= 1,
+        )
+
+    def _everyday(self) -> None:
+        """The app back at its everyday capacity, by hand, the latency alarm OK, past the cooldown."""
+        self.lambda_.put_function_concurrency(
+            FunctionName=self.standins.function_name, ReservedConcurrentExecutions=EVERYDAY_RESERVED_CONCURRENCY
+        )
+        self._cache_off_by_hand()
+        alarm = f"{STACK}-api-latency-warning"
+        if self.cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] != "OK":
+            self._set_alarm("api-latency-warning", "OK", "latency back to normal")
+        time.sleep(COOLDOWN_SECONDS + 1)
+        for event in drain(self.aws, self.audit_queue):
+            self.on_event(event)
+
+    def _cache_off_by_hand(self) -> None:
+        self.aws.client("apigateway").update_stage(
+            restApiId=self.standins.rest_api_id,
+            stageName=self.standins.stage,
+            patchOperations=[{"op": "replace", "path": "/cacheClusterEnabled", "value": "false"}],
+        )
+
+    def _scenario(
+        self,
+        key: str,
+        title: str,
+        model: AppModel,
+        done: Callable[[list[dict[str, Any]]], bool],
+        meanwhile: Callable[[], None] | None = None,
+    ) -> StepResult:
+        """Trigger a spike, let the model answer every few seconds, until the verdicts are in."""
+        self._everyday()
+        self.on_step(title)
+        started = datetime.now(UTC)
+        capacity = read_back(self.aws.client, self.standins)
+        latency = model.latency_ms(capacity)
+        self._set_alarm("api-latency-warning", "ALARM", f"latency {latency:g} ms > {LATENCY_WARNING_MS:g} ms")
+        events = self._collect_until(lambda found: _count(found, "applied", handler="spike_handler") >= 2, [])
+        if meanwhile is not None:
+            meanwhile()
+        deadline = time.monotonic() + LOOP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and not done(events):
+            self._tick(model)
+            self._collect_until(done, events, timeout=3)
+        state = read_back(self.aws.client, self.standins)
+        signals = model.signals(state)
+        result = StepResult(key, title, started, datetime.now(UTC), events, state, {"latency": signals["latency"]})
+        self.results.append(result)
+        return result
+
+    def _tick(self, model: AppModel) -> None:
+        """The app answers its capacity: guard signals published, the latency alarm moved as CloudWatch would."""
+        capacity = read_back(self.aws.client, self.standins)
+        signals = model.signals(capacity)
+        publish(self.cloudwatch, self.standins.function_name, signals, minutes=1)
+        alarm = f"{STACK}-api-latency-warning"
+        state = self.cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"]
+        latency = signals["latency"]
+        wanted = "ALARM" if latency > LATENCY_WARNING_MS else "OK"
+        if state != wanted:
+            relation = ">" if wanted == "ALARM" else "<"
+            self._set_alarm(
+                "api-latency-warning", wanted, f"latency {latency:g} ms {relation} {LATENCY_WARNING_MS:g} ms"
+            )
+
+    def _collect_until(
+        self, done: Callable[[list[dict[str, Any]]], bool], events: list[dict[str, Any]], timeout: float = 45
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not done(events):
+            for event in drain(self.aws, self.audit_queue):
+                events.append(event)
+                self.on_event(event)
+            time.sleep(0.5)
+        return events
+
+
+def _count(events: list[dict[str, Any]], outcome: str, *, handler: str | None = None, round_: int | None = None) -> int:
+    return sum(
+        1
+        for event in events
+        if event["detail"]["outcome"] == outcome
+        and (handler is None or event["detail"]["handler"] == handler)
+        and (round_ is None or (event["detail"].get("verifies") or {}).get("round") == round_)
+    )
 
 
 def deploy(aws: LocalAws, progress: Callable[[str], None]) -> tuple[dict[str, str], StandIns]:

@@ -27,6 +27,10 @@ OUTCOME_STYLE = {
     "rejected": "magenta",
     "escalated": "bright_red",
     "approval-requested": "blue",
+    "verified": "bold green",
+    "ineffective": "dark_orange",
+    "drifted": "bright_magenta",
+    "rolled-back": "bold red",
 }
 _PNG_COLOUR = {
     "applied": "tab:green",
@@ -36,6 +40,10 @@ _PNG_COLOUR = {
     "rejected": "tab:purple",
     "escalated": "tab:orange",
     "approval-requested": "tab:blue",
+    "verified": "darkgreen",
+    "ineffective": "sienna",
+    "drifted": "deeppink",
+    "rolled-back": "black",
 }
 #: The signals the story scripts, with the runbook's thresholds.
 SIGNALS = {

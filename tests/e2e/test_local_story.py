@@ -165,3 +165,49 @@ def test_the_dashboard_and_the_remediators_own_alarms_are_deployed(
     ]
     assert "printapp-remediation-remediation-failed" in names
     assert "printapp-remediation-spike-handler-dead-letters" in names
+
+
+def _verdicts(step: demo.StepResult) -> list[tuple[str, str, int]]:
+    return sorted(
+        (e["detail"]["action"]["name"], e["detail"]["outcome"], e["detail"]["verifies"]["round"])
+        for e in step.events
+        if e["detail"]["handler"] == "verifier"
+    )
+
+
+def test_the_verifier_verifies_a_change_that_helped(story: dict[str, demo.StepResult]) -> None:
+    step = story["verify-verified"]
+    assert _verdicts(step) == [("set-reserved-concurrency", "verified", 1), ("set-stage-cache", "verified", 1)]
+    # each verdict names the decision it checked, in that decision's correlation
+    applied = {e["detail"]["decisionId"]: e["detail"] for e in step.events if e["detail"]["outcome"] == "applied"}
+    for event in step.events:
+        detail = event["detail"]
+        if detail["handler"] == "verifier":
+            checked = applied[detail["verifies"]["decisionId"]]
+            assert detail["correlationId"] == checked["correlationId"]
+            assert event["detail-type"] == "Remediation Verified"
+
+
+def test_an_ineffective_cache_takes_the_critical_step_which_is_then_verified(
+    story: dict[str, demo.StepResult],
+) -> None:
+    step = story["verify-ineffective"]
+    verdicts = _verdicts(step)
+    assert ("set-stage-cache", "ineffective", 1) in verdicts
+    assert ("set-stage-cache", "applied", 1) in verdicts  # the next step, a decision of the verifier's
+    assert ("set-stage-cache", "verified", 2) in verdicts
+    assert (step.state["cacheEnabled"], step.state["cacheSizeGb"]) == (True, "6.1")
+
+
+def test_a_change_undone_by_hand_is_reported_as_drift(story: dict[str, demo.StepResult]) -> None:
+    step = story["verify-drifted"]
+    assert ("set-stage-cache", "drifted", 1) in _verdicts(step)
+    assert step.state["cacheEnabled"] is False  # not fought
+
+
+def test_a_change_that_made_things_worse_is_rolled_back(story: dict[str, demo.StepResult]) -> None:
+    step = story["verify-rolled-back"]
+    verdicts = _verdicts(step)
+    assert ("set-reserved-concurrency", "rolled-back", 1) in verdicts
+    assert ("set-stage-cache", "verified", 1) in verdicts  # a cache cannot cause the function's errors
+    assert step.state["reservedConcurrency"] == 100

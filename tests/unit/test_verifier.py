@@ -112,6 +112,8 @@ def test_a_change_that_helped_is_verified(app: App, invoke, clock: FakeClock) ->
         detail = verdict["detail"]
         assert detail["outcome"] == "verified"
         assert detail["handler"] == "verifier"
+        # about that decision's own action and target (two checks of one state change never mix)
+        assert detail["action"]["name"] == decision["action"]["name"]
         assert detail["correlationId"] == decision["correlationId"]
         assert detail["verifies"] == {
             "decisionId": decision["decisionId"],

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -96,8 +96,9 @@ class RunRecord:
     unreleased: frozenset[str] = frozenset()
     #: The alarm notification the run acted on (what the verifier reports its checks against).
     alarm: Mapping[str, Any] | None = None
-    #: The verifier's verdict, fixed by its first attempt (a retry acts on the same one).
-    verdict: Mapping[str, Any] | None = None
+    #: The verifier's verdicts, by the decisionId checked, each fixed by its first attempt (a
+    #: retry acts on the same one). The checks of one state change's decisions share the round.
+    verdicts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,12 @@ class StateStore:
         undelivered = json.loads(item["undelivered"]["S"]) if "undelivered" in item else []
         unreleased = frozenset(item["unreleased"]["SS"]) if "unreleased" in item else frozenset()
         alarm = json.loads(item["alarm"]["S"]) if "alarm" in item else None
-        verdict = json.loads(item["verdict"]["S"]) if "verdict" in item else None
-        return RunRecord(plans, undelivered, unreleased, alarm, verdict)
+        verdicts = {
+            attribute.removeprefix("verdict:"): json.loads(value["S"])
+            for attribute, value in item.items()
+            if attribute.startswith("verdict:")
+        }
+        return RunRecord(plans, undelivered, unreleased, alarm, verdicts)
 
     def owe_lock_release(self, correlation_id: str, target: str) -> None:
         """A lock this state change could not release: the next attempt releases it."""
@@ -242,15 +247,17 @@ class StateStore:
             return self.run_record(correlation_id).plans[action]
         return plan
 
-    def fix_verdict(self, scope: str, verdict: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Store the verifier's first verdict on a check; if one is stored already, that one wins
-        (a retry acts on what the first attempt judged, not on a second reading)."""
+    def fix_verdict(self, scope: str, decision_id: str, verdict: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Store the verifier's first verdict on the check of one decision; if one is stored
+        already, that one wins (a retry acts on what the first attempt judged, not on a second
+        reading)."""
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"id": {"S": f"run#{scope}"}},
-                UpdateExpression="SET verdict = :verdict, expiration = :expiration",
-                ConditionExpression="attribute_not_exists(verdict)",
+                UpdateExpression="SET #verdict = :verdict, expiration = :expiration",
+                ConditionExpression="attribute_not_exists(#verdict)",
+                ExpressionAttributeNames={"#verdict": f"verdict:{decision_id}"},
                 ExpressionAttributeValues={
                     ":verdict": {"S": json.dumps(verdict, default=str)},
                     ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
@@ -259,9 +266,7 @@ class StateStore:
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
-            stored = self.run_record(scope).verdict
-            assert stored is not None
-            return stored
+            return self.run_record(scope).verdicts[decision_id]
         return verdict
 
     def complete(

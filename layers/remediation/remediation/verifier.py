@@ -182,12 +182,14 @@ def _verify(runtime: Runtime, request: VerifyRequest) -> dict[str, Any]:
     )
     try:
         run.recall()
-        if run.earlier.verdict is not None:
-            verdict = Verdict.from_json(run.earlier.verdict)
+        earlier = run.earlier.verdicts.get(request.decisionId)
+        if earlier is not None:
+            verdict = Verdict.from_json(earlier)
         else:
             verdict = judge(_read_check(run, request, fixed), runtime.settings)
             # Fixed before anything is said or done: a retry acts on this verdict.
-            verdict = Verdict.from_json(runtime.state.fix_verdict(run.scope, verdict.to_json()))
+            stored = runtime.state.fix_verdict(run.scope, request.decisionId, verdict.to_json())
+            verdict = Verdict.from_json(stored)
         run.evidence = verdict.evidence
         _act_on(run, verdict)
         run.release_owed_locks()
