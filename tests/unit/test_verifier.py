@@ -17,7 +17,7 @@ import pytest
 from remediation.runbooks.db_cpu import DbCpuRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from remediation.verifier import handle_verification
-from support.app import SCHEDULER_ROLE_ARN, STACK, VERIFIER_ARN, App, load_event
+from support.app import SCHEDULER_ROLE_ARN, STACK, VERIFIER_ARN, App, load_event, with_message
 from support.audit import by_outcome, for_action, only
 from support.fakes import ACCOUNT_ID, REGION, FakeClock, LambdaContext, Outage
 from support.world import API, FUNCTION
@@ -235,6 +235,30 @@ def test_a_change_that_made_things_worse_is_rolled_back_to_the_baseline(app: App
     assert detail["after"] == {"reservedConcurrency": 100}
     assert detail["verifies"]["decisionId"] == applied["set-reserved-concurrency"]["decisionId"]
     assert app.reserved_concurrency() == 100
+
+
+def test_a_raise_rolled_back_is_not_made_again_by_the_next_alarm(app: App, invoke, clock: FakeClock) -> None:
+    # Given reserved concurrency rolled back because throttling rose after it was raised
+    applied = _spike(app, invoke)
+    clock.advance(600)
+    app.put_metric("AWS/Lambda", "Throttles", FUNCTION, [40, 55, 70], datetime.fromtimestamp(clock.now, UTC))
+    _fire(app, clock, _schedule_for(app, applied["set-reserved-concurrency"]))
+    assert app.reserved_concurrency() == 100
+
+    # When the latency alarm fires again, past the cooldown
+    clock.advance(400)
+    invoke(SPIKE, with_message(load_event("latency-warning"), StateChangeTime="2026-11-27T04:01:12.345+0000"))
+
+    # Then the same raise escalates instead of doing the same harm again
+    held = only(for_action(app.audit_events(), "set-reserved-concurrency"))
+    assert (held["outcome"], held["limit"]) == ("escalated", "rolled-back")
+    assert "Lambda throttles" in held["reason"]
+    assert app.reserved_concurrency() == 100
+
+    # and after ROLLBACK_HOLD_SECONDS it may raise again
+    clock.advance(3600)
+    invoke(SPIKE, with_message(load_event("latency-warning"), StateChangeTime="2026-11-27T05:01:12.345+0000"))
+    assert app.reserved_concurrency() == 200
 
 
 def test_a_database_change_that_made_things_worse_escalates_instead(app: App, invoke, clock: FakeClock) -> None:

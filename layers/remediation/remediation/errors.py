@@ -82,6 +82,8 @@ class Limit(StrEnum):
     CONFIGURATION = "configuration"
     #: The change did not relieve the symptom and the runbook has no further step.
     INEFFECTIVE = "ineffective"
+    #: The verifier rolled this raise back recently (ROLLBACK_HOLD_SECONDS): not made again.
+    ROLLED_BACK = "rolled-back"
     #: VERIFY_MAX_ATTEMPTS verify-and-adjust rounds, or a check that cannot tell: a human decides.
     GIVE_UP = "give-up"
 
@@ -225,6 +227,12 @@ class EscalationRequired(RemediationError):
 
 class StormBreakerTripped(EscalationRequired):
     limit = Limit.STORM_BREAKER
+
+
+class RolledBackHold(EscalationRequired):
+    """The raise was rolled back by the verifier recently: asking again escalates instead."""
+
+    limit = Limit.ROLLED_BACK
 
 
 # --- Failed: audited, then re-raised so Lambda's retries and the DLQ keep the alarm. ---

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from remediation.alarm import Arn
-from remediation.errors import CooldownActive, KillSwitchUnreadable, UntrustedSource
+from remediation.errors import CooldownActive, KillSwitchUnreadable, RolledBackHold, UntrustedSource
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -96,7 +96,13 @@ def read_kill_switch(settings: Settings, ssm: SSMClient) -> str | None:
 
 def check_cooldown(last: RaiseRecord | None, now: float, cooldown_seconds: int, what: str, correlation_id: str) -> None:
     """One raise per action and target per cooldown, whichever alarm asks; a retry of the state
-    change that made the last raise is not held back by it."""
+    change that made the last raise is not held back by it. A raise the verifier rolled back is
+    held for ROLLBACK_HOLD_SECONDS, whoever asks: the same raise would do the same harm."""
+    if last is not None and last.held_until is not None and now < last.held_until:
+        raise RolledBackHold(
+            f"{what} was rolled back because it {last.held_because or 'made things worse'}; no raise of it until "
+            f"{int(last.held_until - now)} s from now (ROLLBACK_HOLD_SECONDS): a human decides"
+        )
     if last is None or last.correlation_id == correlation_id:
         return
     if now - last.applied_at < cooldown_seconds:

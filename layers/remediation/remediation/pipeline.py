@@ -512,6 +512,12 @@ def _complete(step: Step) -> dict[str, Any] | None:
         action.target(),
         raised_to=action.baseline(after) if step.raising else None,
         clear_baseline=not step.raising,
+        hold=(
+            run.runtime.clock() + step.settings.rollback_hold_seconds,
+            step.because.removeprefix("rolled back, ").rstrip(": "),
+        )
+        if step.applies_as is Outcome.ROLLED_BACK
+        else None,
     )
     return verification
 

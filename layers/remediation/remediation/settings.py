@@ -93,6 +93,8 @@ class Settings(BaseModel):
     #: The API 5XX rate (percent) past which a change that raised it is rolled back (the
     #: runbook's error-rate warning); Lambda errors and throttles use the triage levels below.
     rollback_5xx_rate_percent: float = Field(1, alias="ROLLBACK_5XX_RATE_PERCENT", gt=0, le=100)
+    #: After a roll-back, the same raise on the same target escalates instead, for this long.
+    rollback_hold_seconds: PositiveSeconds = Field(3600, alias="ROLLBACK_HOLD_SECONDS")
 
     # Spike runbook values.
     reserved_concurrency_target: int = Field(200, alias="RESERVED_CONCURRENCY_TARGET", ge=1)

@@ -108,6 +108,9 @@ class RaiseRecord:
     correlation_id: str | None
     #: What it raised the target to (in the shape of the action's baseline).
     raised_to: Mapping[str, Any] | None = None
+    #: Set when the verifier rolled this raise back: no raise of it until then, and why.
+    held_until: float | None = None
+    held_because: str | None = None
 
 
 class StateStore:
@@ -277,6 +280,7 @@ class StateStore:
         *,
         raised_to: Mapping[str, Any] | None,
         clear_baseline: bool = False,
+        hold: tuple[float, str] | None = None,
     ) -> None:
         """After a change took effect, in one transaction: the plan is applied; a raise is
         remembered, with what it raised to (cooldown, hysteresis, stale baselines); a restore
@@ -308,6 +312,23 @@ class StateStore:
                             "raisedTo": {"S": json.dumps(raised_to, sort_keys=True, default=str)},
                             # As long as the baseline it can tell is stale.
                             "expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
+                        },
+                    }
+                }
+            )
+        if hold is not None:
+            # A raise the verifier rolled back is not made again by the next alarm that asks.
+            until, because = hold
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"id": {"S": f"raise#{action}#{target}"}},
+                        "UpdateExpression": "SET heldUntil = :until, heldBecause = :because, expiration = :expiration",
+                        "ExpressionAttributeValues": {
+                            ":until": {"N": repr(until)},
+                            ":because": {"S": because},
+                            ":expiration": {"N": str(int(max(until, now) + BASELINE_KEEP_SECONDS))},
                         },
                     }
                 }
@@ -346,10 +367,13 @@ class StateStore:
         if not item:
             return None
         correlation, raised_to = item.get("correlationId"), item.get("raisedTo")
+        held_until, held_because = item.get("heldUntil"), item.get("heldBecause")
         return RaiseRecord(
             float(item["appliedAt"]["N"]),
             correlation["S"] if correlation else None,
             json.loads(raised_to["S"]) if raised_to else None,
+            float(held_until["N"]) if held_until else None,
+            held_because["S"] if held_because else None,
         )
 
     # --- baselines -----------------------------------------------------------------------
