@@ -109,8 +109,8 @@ $(C7N_VENV)/.installed:
 	$(C7N_VENV)/bin/pip install --quiet c7n==$(C7N_VERSION)
 	touch $@
 
-## make bench: cold start, AWS calls per decision, warm time, an alarm storm and the layer size → docs/BENCHMARKS.md
-bench: $(VENV)/.installed $(SAM_VENV)/.installed $(C7N_VENV)/.installed
+## make bench: cold start, AWS calls per decision, warm time, an alarm storm, the layer size and the closed loop's timing → docs/BENCHMARKS.md
+bench: $(VENV)/.installed $(SAM_VENV)/.installed $(C7N_VENV)/.installed $(MINISTACK_VENV)/.installed
 	$(VENV)/bin/python bench/run.py --c7n-python $(C7N_VENV)/bin/python --output docs/BENCHMARKS.md
 
 clean:

@@ -17,6 +17,7 @@ SECTIONS = (
     "## 3. Warm per-alarm time",
     "## 4. Alarm storm",
     "## 5. Layer size",
+    "## 6. The closed loop in the local story",
     "## Missed goals: by how much, and why",
     "## Cheap fixes in the engine (measured here, not applied)",
     "## How to reproduce",
@@ -298,6 +299,37 @@ def _storm_section(storm: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _loop_section(loop: dict[str, Any] | None) -> list[str]:
+    lines = ["## 6. The closed loop in the local story", ""]
+    if not loop:
+        return [*lines, "Not measured in this run (--skip-loop, or the local AWS unavailable).", ""]
+    delay = loop["delaySeconds"]
+    lines += [
+        "The local story's closed-loop chapter against the local AWS (ministack), the deployed functions: "
+        "from each alarm's StateChangeTime to the spike handler's `Remediation Applied`, and to each "
+        f"`Remediation Verified` less the configured verify delay ({delay:g} s per round). The emulator fires "
+        "one-time schedules on a 10 s sweep, so up to 10 s per round of the verified figure is the emulator's. "
+        "The anchor is SNS → Lambda delivery on AWS.",
+        "",
+    ]
+
+    def row(label: str, figure: dict[str, Any]) -> tuple[str, str, str, str]:
+        if not figure.get("n"):
+            return (label, "0", "–", "–")
+        return (label, str(figure["n"]), _ms(figure["median"]), _ms(figure["worst"]))
+
+    anchor = loop["anchor"]
+    lines += _table(
+        ("from the alarm's state change to", "decisions", "median", "worst"),
+        [
+            row("Remediation Applied", loop["applied"]),
+            row("Remediation Verified (delay subtracted)", loop["verified"]),
+            ("anchor: SNS → Lambda delivery on AWS", "published", _ms(anchor["p50"]), _ms(anchor["p99"]) + " (p99)"),
+        ],
+    )
+    return [*lines, ""]
+
+
 def _layer_section(layer: dict[str, Any] | None) -> list[str]:
     lines = ["## 5. Layer size", ""]
     if not layer:
@@ -442,6 +474,7 @@ def render(results: dict[str, Any], command: str) -> str:
         *_warm_section(results.get("warm")),
         *_storm_section(results.get("storm")),
         *_layer_section(results.get("layer")),
+        *_loop_section(results.get("loop")),
         *_missed(results),
         *_fixes(results),
         "## How to reproduce",

@@ -1,4 +1,4 @@
-"""`make bench`: cold start, AWS calls per decision, warm time, an alarm storm and the layer size.
+"""`make bench`: cold start, AWS calls per decision, warm time, an alarm storm, the layer size, the closed loop.
 
     .venv/bin/python bench/run.py [--c7n-python .venv-c7n/bin/python] [--output docs/BENCHMARKS.md]
 
@@ -71,6 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--storm-deliveries", type=int, default=20)
     parser.add_argument("--skip-layer", action="store_true", help="no sam build / layer size")
     parser.add_argument("--skip-calls", action="store_true")
+    parser.add_argument("--skip-loop", action="store_true", help="no closed-loop timing in the local story (ministack)")
     return parser.parse_args(argv)
 
 
@@ -114,6 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["warm"] = warm.measure_warm(args.warm_runs, log=log)
     log("4. alarm storm")
     results["storm"] = warm.measure_storm(args.storm_changes, args.storm_deliveries, log=log)
+    if not args.skip_loop:
+        log("6. the closed loop in the local story (ministack)")
+        import loop
+
+        try:
+            results["loop"] = loop.measure(log=log)
+        except Exception as error:  # the local AWS missing: the rest still runs
+            log(f"  closed loop: not measured: {error}")
     results["seconds"] = time.perf_counter() - started
     command = ".venv/bin/python bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -273,7 +273,7 @@ class Story:
         self._step("untrusted", "A notification from another account's topic", 1, self._untrusted)
         self._approval(db_critical)
         self._dry_run_spike()
-        self._closed_loop()
+        self.closed_loop()
         self._failure_to_dead_letter_queue()
         return self.results
 
@@ -403,7 +403,7 @@ class Story:
 
     # --- the closed loop (SPEC §9) --------------------------------------------------------------
 
-    def _closed_loop(self) -> None:
+    def closed_loop(self) -> None:
         """Every applied raise is checked afterwards by the verifier; a model of the app answers."""
         self._set_environment("SpikeHandlerFunctionName", DRY_RUN="false")
         for function in ("SpikeHandlerFunctionName", "VerifierFunctionName"):

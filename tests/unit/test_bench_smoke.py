@@ -33,6 +33,7 @@ def test_benchmark_runs_on_a_tiny_input_and_writes_the_report(tmp_path: Path) ->
         *("--paths", "spike,duplicate"),
         *("--warm-runs", "2", "--storm-changes", "2", "--storm-deliveries", "10"),
         "--skip-layer",
+        "--skip-loop",
     ]
 
     # When it runs

@@ -110,7 +110,8 @@ def handle_verification(
                     "failing so Lambda retries later",
                     limit=Limit.LOCK,
                     verifies=(request.decisionId, request.action, request.round),
-                )
+                ),
+                correlation_id=request.correlationId,
             )
             raise
         except Exception as error:
@@ -121,7 +122,8 @@ def handle_verification(
                         Outcome.FAILED,
                         f"{type(error).__name__}: {error}",
                         verifies=(request.decisionId, request.action, request.round),
-                    )
+                    ),
+                    correlation_id=request.correlationId,
                 )
             raise
         if duplicate:
