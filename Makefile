@@ -15,14 +15,19 @@ C7N_VERSION := 0.9.53
 # (The first candidate that really runs: pyenv's shim answers even when 3.12 is not active.)
 PY312 := $(firstword $(foreach candidate,$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12 2>/dev/null),$(shell $(candidate) -c pass >/dev/null 2>&1 && echo $(candidate))))
 
-.PHONY: demo test lint typecheck unit schema invoke local-up local-down deploy approve redrive bench clean
+.PHONY: install demo test lint typecheck unit schema invoke local-up local-down deploy approve redrive bench clean
 
-$(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt
-	@echo "==> installing the project's dependencies in $(VENV) (first run: about a minute)"
+$(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt pyproject.toml
+	@echo "==> installing the project's dependencies and its command line in $(VENV) (first run: about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --no-deps --editable .
 	touch $@
+
+## make install: .venv with the project's one command line, .venv/bin/printapp-remediation (invoke, approve, redrive)
+install: $(VENV)/.installed
+	@echo "installed: $(VENV)/bin/printapp-remediation (try: $(VENV)/bin/printapp-remediation --help)"
 
 # aws-sam-cli pins its own boto3: it lives in its own virtualenv, like a tool.
 $(SAM_VENV)/.installed:
@@ -80,7 +85,7 @@ USE_LOCAL_ENV := $(if $(LOCAL_ENV),set -a; . ./$(LOCAL_ENV); set +a; echo "(talk
 
 ## make invoke: run one function of template.yaml on an event, in-process, no Docker (FUNCTION=... EVENT=... [ARGS=...])
 invoke: $(VENV)/.installed
-	@$(USE_LOCAL_ENV) $(VENV)/bin/python tools/local_invoke.py $(FUNCTION) $(EVENT) $(ARGS)
+	@$(USE_LOCAL_ENV) $(VENV)/bin/printapp-remediation invoke $(FUNCTION) $(EVENT) $(ARGS)
 
 ## make local-up: keep a local AWS running with the stack and the app's stand-ins deployed (make local-down stops it)
 local-up: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed
@@ -96,11 +101,11 @@ deploy: $(VENV)/.installed $(SAM_VENV)/.installed
 
 ## make approve: approve a waiting change as yourself (DECISION_ID=<the Approval Requested decisionId> [STACK=...])
 approve: $(VENV)/.installed
-	@$(USE_LOCAL_ENV) $(VENV)/bin/python tools/approve.py $(DECISION_ID) --stack-name $(or $(STACK),printapp-remediation)
+	@$(USE_LOCAL_ENV) $(VENV)/bin/printapp-remediation approve $(DECISION_ID) --stack-name $(or $(STACK),printapp-remediation)
 
 ## make redrive: hand a function's dead letters back to it once the cause is fixed (FUNCTION=DbCpuHandlerFunction [STACK=...])
 redrive: $(VENV)/.installed
-	@$(USE_LOCAL_ENV) $(VENV)/bin/python tools/redrive.py $(FUNCTION) --stack-name $(or $(STACK),printapp-remediation)
+	@$(USE_LOCAL_ENV) $(VENV)/bin/printapp-remediation redrive $(FUNCTION) --stack-name $(or $(STACK),printapp-remediation)
 
 $(C7N_VENV)/.installed:
 	@echo "==> installing Cloud Custodian $(C7N_VERSION) in $(C7N_VENV), for comparison"

@@ -53,8 +53,12 @@ def approve(decision_id: str, *, function: str, lambda_client: Any, sts: Any) ->
     return answer, bool(response.get("FunctionError"))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None, description: str | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description or __doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("decision_id", help="the decisionId of the Approval Requested event")
     parser.add_argument("--stack-name", default=DEFAULT_STACK)
     parser.add_argument("--function", help="the approval handler's name (default: from the stack's outputs)")

@@ -320,10 +320,13 @@ def _account_id(given: str | None, region: str) -> str:
         ) from error
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None, *, prog: str | None = None, description: str | None = None
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="tools/local_invoke.py",
-        description="Invoke a function of template.yaml on an event file, in-process (no Docker).",
+        prog=prog or "tools/local_invoke.py",
+        description=description or "Invoke a function of template.yaml on an event file, in-process (no Docker).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("function", metavar="FUNCTION_LOGICAL_ID", help="e.g. SpikeHandlerFunction")
     parser.add_argument("event", metavar="EVENT_FILE", type=Path, help="e.g. events/latency-warning.json")
@@ -356,8 +359,8 @@ def _lambda_error(error: BaseException) -> dict[str, Any]:
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None, description: str | None = None) -> int:
+    args = parse_args(argv, prog=prog, description=description)
     try:
         template = load_template(TEMPLATE)
         overrides = _overrides(args.parameter_overrides)

@@ -59,8 +59,12 @@ def redrive(sqs: Any, lambda_client: Any, *, queue_url: str, function: str) -> i
             count += 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None, description: str | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=description or __doc__.splitlines()[0],
+    )
     parser.add_argument("function", help="e.g. DbCpuHandlerFunction, or the function's name")
     parser.add_argument("--stack-name", default=DEFAULT_STACK)
     args = parser.parse_args(argv)

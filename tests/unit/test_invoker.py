@@ -33,7 +33,8 @@ from support.audit import for_action, only
 from support.fakes import ACCOUNT_ID, REGION
 from support.template import ROOT, TEMPLATE
 
-INVOKER = ROOT / "tools" / "local_invoke.py"
+#: The project's one command line, as `make install` puts it in the virtualenv.
+CLI = Path(sys.executable).with_name("printapp-remediation")
 
 #: The function each event file is meant for: the one whose filter policy in template.yaml matches it.
 FUNCTION_FOR = {
@@ -243,14 +244,14 @@ def _fresh_world(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> App:
 
 @dataclass
 class Invoker:
-    """`python tools/local_invoke.py ...` as its own process, as a person runs it, against the moto server."""
+    """`printapp-remediation invoke ...` as its own process, as a person runs it, against the moto server."""
 
     endpoint: str
 
     def __call__(self, function: str, event: str, *args: str) -> Invocation:
         inherited = {k: v for k, v in os.environ.items() if k not in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}}
         completed = subprocess.run(
-            [sys.executable, str(INVOKER), function, f"events/{event}.json", *args],
+            [str(CLI), "invoke", function, f"events/{event}.json", *args],
             env={**inherited, **_aws(self.endpoint)},
             cwd=ROOT,
             capture_output=True,
