@@ -218,6 +218,23 @@ def test_a_change_someone_undid_is_reported_as_drift_not_fought(app: App, invoke
     assert app.stage_cache() == (False, None)
 
 
+def test_a_change_replaced_by_a_later_raise_of_ours_is_not_drift(app: App, invoke, clock: FakeClock) -> None:
+    # Given the 1.6 GB cache of a warning spike, then a critical alarm past the cooldown: 6.1 GB
+    applied = _spike(app, invoke)
+    clock.advance(400)
+    invoke(SPIKE, load_event("latency-critical"))
+    assert app.stage_cache() == (True, Decimal("6.1"))
+    app.audit_events()
+
+    # When the first check fires
+    events = _fire(app, clock, _schedule_for(app, applied["set-stage-cache"]))
+
+    # Then it says the change was superseded by our own later raise (checked on its own), not drift
+    verdict = only(events)["detail"]
+    assert (verdict["outcome"], verdict["limit"]) == ("skipped", "superseded")
+    assert app.stage_cache() == (True, Decimal("6.1"))
+
+
 def test_a_change_that_made_things_worse_is_rolled_back_to_the_baseline(app: App, invoke, clock: FakeClock) -> None:
     # Given the app throttled hard since reserved concurrency was raised (and not before)
     applied = _spike(app, invoke)

@@ -82,6 +82,8 @@ class Limit(StrEnum):
     CONFIGURATION = "configuration"
     #: The change did not relieve the symptom and the runbook has no further step.
     INEFFECTIVE = "ineffective"
+    #: A later raise of this system's replaced the change being checked (that one has its own check).
+    SUPERSEDED = "superseded"
     #: The verifier rolled this raise back recently (ROLLBACK_HOLD_SECONDS): not made again.
     ROLLED_BACK = "rolled-back"
     #: VERIFY_MAX_ATTEMPTS verify-and-adjust rounds, or a check that cannot tell: a human decides.

@@ -252,6 +252,15 @@ def _read_check(run: Run, request: VerifyRequest, fixed: FixedPlan) -> Check:
                 end.isoformat(timespec="seconds"),
             ),
         )
+    holds = action.holds(current, fixed.after)
+    last = runtime.state.last_raise(action.name, action.target())
+    superseded = (
+        not holds
+        and last is not None
+        and last.raised_to is not None
+        and last.correlation_id != run_scope(request.correlationId, request.round)
+        and action.baseline(current) == dict(last.raised_to)
+    )
     since = max(60.0, now - applied_at)
     changed = datetime.fromtimestamp(applied_at, UTC)
     guards_before = _guards(runtime, changed - timedelta(seconds=since), changed)
@@ -263,7 +272,7 @@ def _read_check(run: Run, request: VerifyRequest, fixed: FixedPlan) -> Check:
         round=request.round,
         applied=fixed.after,
         current=current,
-        holds=action.holds(current, fixed.after),
+        holds=holds,
         alarm_state=config.state if config is not None else None,
         symptom=symptom,
         guards_before=guards_before,
@@ -271,6 +280,7 @@ def _read_check(run: Run, request: VerifyRequest, fixed: FixedPlan) -> Check:
         baseline=runtime.state.baseline(action.name, action.target()),
         applied_at=applied_at,
         now=now,
+        superseded=superseded,
     )
 
 

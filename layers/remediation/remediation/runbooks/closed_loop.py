@@ -83,6 +83,8 @@ class Check:
     baseline: Mapping[str, Any] | None
     applied_at: float
     now: float
+    #: The target holds what a later raise of this system's set (not a person's change).
+    superseded: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,12 @@ def judge(check: Check, settings: Settings) -> Verdict:
 
 def _judge(check: Check, settings: Settings) -> Verdict:
     evidence = {"check": _evidence(check)}
+    if not check.holds and check.superseded:
+        reason = (
+            f"{check.target} holds {_shown(check.current, check.applied)}: a later raise of this system's replaced "
+            f"the {_shown(check.applied)} applied at {_when(check.applied_at)}; that raise is checked on its own"
+        )
+        return Verdict(_verdict(check, Outcome.SKIPPED, reason, Limit.SUPERSEDED), evidence=evidence)
     if not check.holds:
         reason = (
             f"{check.target} holds {_shown(check.current, check.applied)}, not the {_shown(check.applied)} applied "
