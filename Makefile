@@ -25,7 +25,7 @@ $(VENV)/.installed: requirements-dev.txt layers/remediation/requirements.txt pyp
 	$(VENV)/bin/pip install --quiet --no-deps --editable .
 	touch $@
 
-## make install: .venv with the project's one command line, .venv/bin/printapp-remediation (invoke, approve, redrive)
+## make install: .venv with the project's one command line, .venv/bin/printapp-remediation (invoke, approve, redrive, replay)
 install: $(VENV)/.installed
 	@echo "installed: $(VENV)/bin/printapp-remediation (try: $(VENV)/bin/printapp-remediation --help)"
 

@@ -3,6 +3,7 @@
     printapp-remediation invoke FUNCTION EVENT [...]   run a function of template.yaml on an event, no Docker
     printapp-remediation approve DECISION_ID [...]     approve a waiting change as yourself
     printapp-remediation redrive FUNCTION [...]        hand a function's dead letters back to it
+    printapp-remediation replay --history F --alarms F  what it would have done over an alarm history (read-only)
 
 `printapp-remediation COMMAND --help` says what each reads and whether it writes. Every command
 talks to AWS_ENDPOINT_URL when that is set (the local AWS of `make local-up`), else to the
@@ -46,6 +47,14 @@ COMMANDS = {
         "approve a waiting change (an Approval Requested event's decisionId) as yourself",
         "STS GetCallerIdentity (you are the approver), CloudFormation DescribeStacks (the approval handler)",
         "only through the approval handler, which re-checks the plan and applies it once",
+    ),
+    "replay": Command(
+        "replay",
+        "what would it have done? an alarm history run through the real handlers, in a simulation",
+        "the alarm history and the alarms' configuration (DescribeAlarmHistory, DescribeAlarms; or --history and "
+        "--alarms files), and the targets' starting configuration (Lambda, API Gateway, RDS: Get/Describe only)",
+        "nothing: every client of the account refuses anything but Describe/Get/List; state and effects are "
+        "simulated in-process",
     ),
     "redrive": Command(
         "redrive",

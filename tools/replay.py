@@ -1,0 +1,854 @@
+"""What would it have done? An alarm history run through the real handlers, read-only (SPEC §10).
+
+    printapp-remediation replay --history history.json --alarms alarms.json [--set NAME=VALUE ...]
+    printapp-remediation replay --since 2026-11-18T00:00 [--until ...]        (from the account)
+
+Two phases, so that read-only is true by construction:
+1. Read (the account or emulator boto3 points at, through clients that refuse anything but
+   Describe/Get/List): the alarm history (`DescribeAlarmHistory`, StateUpdate items, paginated)
+   and the alarms' configuration (`DescribeAlarms`), unless files give them (the AWS CLI's JSON
+   output of `describe-alarm-history` and `describe-alarms`); and the targets' starting
+   configuration (reserved concurrency, account concurrency, stage cache, DB instance).
+2. Simulate, in an in-process moto world seeded with what was read: every state change, in time
+   order, rebuilt as the SNS notification CloudWatch sends, delivered to each handler whose
+   template filter policy matches, through the real decision logic, on a virtual clock set to the
+   change's time. State (the state table, the audit bus, schedules) and effects (a raise is seen
+   by the decisions after it) are the simulation's: cooldowns, hysteresis, only-raise, scale-down
+   restores, the storm breaker play out, and each applied raise's check fires at its time.
+
+Historical metrics (traffic, error-rate triage components) are not read yet: decisions that use
+them are marked `metricsMissing` instead of being presented as certain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cfn_template import load_template
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+USAGE_ERROR, FAILED = 2, 1
+#: At most this far back, as SPEC §10 says (CloudWatch keeps 14 days of alarm history).
+MAX_DAYS = 14
+READ_VERBS = ("Describe", "Get", "List")
+#: Decisions whose evidence is historical metrics the replay does not read yet.
+_METRIC_HANDLERS = frozenset({"error_rate_triager"})
+_REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "eu-west-1": "Europe (Ireland)"}
+
+
+class ReplayError(Exception):
+    """The replay cannot start: a bad file, a window too long, an account it cannot read."""
+
+
+# --------------------------------------------------------------------------- phase 1: read
+
+
+class ReadOnly:
+    """Registered on every client of phase 1: an operation that is not a read never leaves."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        name: str = model.name
+        if not name.startswith(READ_VERBS):
+            raise ReplayError(f"replay is read-only: it refused to call {name}")
+        self.calls.append(name)
+
+
+def read_only_clients(session: boto3.Session | None = None) -> tuple[Callable[[str], Any], ReadOnly]:
+    guard = ReadOnly()
+    session = session or boto3.Session()
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = session.client(service)  # type: ignore[call-overload]
+            made[service].meta.events.register("before-call.*.*", guard)
+        return made[service]
+
+    return client, guard
+
+
+@dataclass(frozen=True)
+class StateChange:
+    time: datetime
+    alarm: Mapping[str, Any]
+    old: str
+    new: str
+    reason: str
+
+
+def _json_file(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ReplayError(f"cannot read {what} {path}: {error}") from error
+
+
+def _when(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def state_changes(history: Mapping[str, Any], alarms: Mapping[str, Any]) -> tuple[list[StateChange], list[str]]:
+    """StateUpdate items of known metric alarms, oldest first; and what was left out, and why."""
+    configured = {alarm["AlarmName"]: alarm for alarm in alarms.get("MetricAlarms", [])}
+    changes, left_out = [], []
+    for item in history.get("AlarmHistoryItems", []):
+        if item.get("HistoryItemType") != "StateUpdate":
+            continue
+        alarm = configured.get(item.get("AlarmName", ""))
+        if alarm is None:
+            left_out.append(f"{item.get('AlarmName')}: not in the alarms' configuration (composite, or deleted)")
+            continue
+        data = json.loads(item.get("HistoryData") or "{}")
+        new, old = data.get("newState", {}), data.get("oldState", {})
+        changes.append(
+            StateChange(
+                _when(item["Timestamp"]),
+                alarm,
+                old.get("stateValue", "INSUFFICIENT_DATA"),
+                new.get("stateValue", ""),
+                new.get("stateReason") or item.get("HistorySummary", ""),
+            )
+        )
+    return sorted(changes, key=lambda change: change.time), left_out
+
+
+def read_account_history(
+    client: Callable[[str], Any], since: datetime, until: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    cloudwatch = client("cloudwatch")
+    items = [
+        item
+        for page in cloudwatch.get_paginator("describe_alarm_history").paginate(
+            HistoryItemType="StateUpdate", StartDate=since, EndDate=until, ScanBy="TimestampAscending"
+        )
+        for item in page.get("AlarmHistoryItems", [])
+    ]
+    alarms = [
+        alarm
+        for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"])
+        for alarm in page.get("MetricAlarms", [])
+    ]
+    return {"AlarmHistoryItems": items}, {"MetricAlarms": alarms}
+
+
+@dataclass
+class Start:
+    """The targets' configuration when the history begins, as read from the account."""
+
+    reserved_concurrency: int | None = 100
+    account_concurrency: int = 1000
+    cache_enabled: bool = False
+    cache_size: str | None = None
+    instance_class: str = "db.r5.large"
+    read_replicas: list[str] = field(default_factory=list)
+    source: str = "the runbook's everyday values"
+
+
+def read_start(client: Callable[[str], Any], settings: Mapping[str, str]) -> Start:
+    """Read-only: what the targets are now (the closest known to the history's start)."""
+    function = settings.get("TARGET_FUNCTION_NAME", "printapp-api")
+    start = Start(source="read from the account (now)")
+    start.reserved_concurrency = (
+        client("lambda").get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions")
+    )
+    try:
+        start.account_concurrency = client("lambda").get_account_settings()["AccountLimit"]["ConcurrentExecutions"]
+    except ClientError as error:  # an emulator without it: AWS's default limit, said in the source
+        start.source += f"; account concurrency not read ({error.response.get('Error', {}).get('Code')}): 1000 assumed"
+    apigateway = client("apigateway")
+    name, stage_name = settings.get("TARGET_API_NAME", "printapp-api"), settings.get("TARGET_API_STAGE", "prod")
+    api_id = settings.get("TARGET_REST_API_ID") or next(
+        (
+            api["id"]
+            for page in apigateway.get_paginator("get_rest_apis").paginate()
+            for api in page["items"]
+            if api.get("name") == name
+        ),
+        None,
+    )
+    if api_id:
+        stage = apigateway.get_stage(restApiId=api_id, stageName=stage_name)
+        start.cache_enabled = bool(stage.get("cacheClusterEnabled"))
+        start.cache_size = str(stage.get("cacheClusterSize")) if start.cache_enabled else None
+    instance = client("rds").describe_db_instances(
+        DBInstanceIdentifier=settings.get("TARGET_DB_INSTANCE_ID", "printapp-db")
+    )["DBInstances"][0]
+    start.instance_class = instance["DBInstanceClass"]
+    start.read_replicas = sorted(instance.get("ReadReplicaDBInstanceIdentifiers", []))
+    return start
+
+
+# --------------------------------------------------------------------------- notifications and routing
+
+
+def _dimensions(dimensions: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    return [{"value": d["Value"], "name": d["Name"]} for d in dimensions]
+
+
+def _trigger(alarm: Mapping[str, Any]) -> dict[str, Any]:
+    common = {
+        "EvaluationPeriods": alarm.get("EvaluationPeriods", 1),
+        "DatapointsToAlarm": alarm.get("DatapointsToAlarm", alarm.get("EvaluationPeriods", 1)),
+        "ComparisonOperator": alarm.get("ComparisonOperator"),
+        "Threshold": alarm.get("Threshold"),
+        "TreatMissingData": alarm.get("TreatMissingData", "missing"),
+        "EvaluateLowSampleCountPercentile": alarm.get("EvaluateLowSampleCountPercentile", ""),
+    }
+    if alarm.get("Metrics"):
+        metrics = []
+        for query in alarm["Metrics"]:
+            shown: dict[str, Any] = {"Id": query["Id"], "ReturnData": query.get("ReturnData", True)}
+            for key in ("Expression", "Label", "Period"):
+                if key in query:
+                    shown[key] = query[key]
+            if "MetricStat" in query:
+                stat, metric = query["MetricStat"], query["MetricStat"]["Metric"]
+                shown["MetricStat"] = {
+                    "Metric": {
+                        "Dimensions": _dimensions(metric.get("Dimensions", [])),
+                        "MetricName": metric["MetricName"],
+                        "Namespace": metric["Namespace"],
+                    },
+                    "Period": stat["Period"],
+                    "Stat": stat["Stat"],
+                }
+            metrics.append(shown)
+        return {"Metrics": metrics, **common}
+    statistic = alarm.get("Statistic")
+    return {
+        "MetricName": alarm["MetricName"],
+        "Namespace": alarm["Namespace"],
+        "StatisticType": "Statistic" if statistic else "ExtendedStatistic",
+        "Statistic": statistic.upper() if statistic else None,
+        "ExtendedStatistic": alarm.get("ExtendedStatistic"),
+        "Unit": alarm.get("Unit"),
+        "Dimensions": _dimensions(alarm.get("Dimensions", [])),
+        "Period": alarm.get("Period"),
+        **common,
+    }
+
+
+def _cloudwatch_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def notification(change: StateChange) -> dict[str, Any]:
+    """The SNS event a Lambda subscriber gets for this state change, as CloudWatch writes it."""
+    alarm = change.alarm
+    arn = alarm["AlarmArn"]
+    _, _, _, region, account, _ = arn.split(":", 5)
+    actions = {"ALARM": "AlarmActions", "OK": "OKActions"}.get(change.new, "InsufficientDataActions")
+    topic = next(iter(alarm.get(actions) or alarm.get("AlarmActions") or []), f"arn:aws:sns:{region}:{account}:replay")
+    message = {
+        "AlarmName": alarm["AlarmName"],
+        "AlarmDescription": alarm.get("AlarmDescription"),
+        "AWSAccountId": account,
+        "AlarmConfigurationUpdatedTimestamp": _cloudwatch_time(
+            _when(alarm.get("AlarmConfigurationUpdatedTimestamp", change.time))
+        ),
+        "NewStateValue": change.new,
+        "NewStateReason": change.reason,
+        "StateChangeTime": _cloudwatch_time(change.time),
+        "Region": _REGION_NAMES.get(region, region),
+        "AlarmArn": arn,
+        "OldStateValue": change.old,
+        "OKActions": alarm.get("OKActions", []),
+        "AlarmActions": alarm.get("AlarmActions", []),
+        "InsufficientDataActions": alarm.get("InsufficientDataActions", []),
+        "Trigger": _trigger(alarm),
+    }
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic}:{uuid.uuid5(uuid.NAMESPACE_URL, topic)}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}/{message['StateChangeTime']}")),
+                    "TopicArn": topic,
+                    "Subject": f'{change.new}: "{alarm["AlarmName"]}" in {message["Region"]}'[:100],
+                    "Message": json.dumps(message),
+                    "Timestamp": change.time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    # Not signed: the handlers never verify SNS signatures (Lambda's SNS trigger did).
+                    "SignatureVersion": "1",
+                    "Signature": "REPLAY",
+                    "SigningCertUrl": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-replay.pem",
+                    "UnsubscribeUrl": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic}",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+
+
+def filter_policies(template: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+    """Handler directory → the filter policies of its SNS subscriptions, from template.yaml."""
+    routes: dict[str, list[Mapping[str, Any]]] = {}
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        handler = str(resource["Properties"].get("CodeUri", "")).rstrip("/").rsplit("/", 1)[-1]
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event.get("Type") == "SNS" and "FilterPolicy" in event.get("Properties", {}):
+                routes.setdefault(handler, []).append(event["Properties"]["FilterPolicy"])
+    return routes
+
+
+def matches(policy: Mapping[str, Any], message: Any) -> bool:
+    """SNS message-body filtering, for what the template's policies use: exact values, nesting
+    (into objects and arrays of objects), `$or`."""
+    for key, rule in policy.items():
+        if key == "$or":
+            if not any(matches(branch, message) for branch in rule):
+                return False
+            continue
+        value = message.get(key) if isinstance(message, dict) else None
+        candidates = value if isinstance(value, list) else [value]
+        if isinstance(rule, dict):
+            if not any(isinstance(candidate, dict) and matches(rule, candidate) for candidate in candidates):
+                return False
+        elif not any(candidate in rule for candidate in candidates if candidate is not None):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- phase 2: simulate
+
+
+class _AccountLambda:
+    """moto's Lambda plus the GetAccountSettings it lacks, from the account's figure read in phase 1."""
+
+    def __init__(self, client: Any, account_limit: int) -> None:
+        self._client, self._limit = client, account_limit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_account_settings(self) -> dict[str, Any]:
+        reserved = sum(
+            self._client.get_function_concurrency(FunctionName=f["FunctionName"]).get("ReservedConcurrentExecutions", 0)
+            for page in self._client.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+        )
+        return {
+            "AccountLimit": {
+                "ConcurrentExecutions": self._limit,
+                "UnreservedConcurrentExecutions": self._limit - reserved,
+            }
+        }
+
+
+@dataclass
+class VirtualClock:
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class _Context:
+    invoked_function_arn: str
+    function_name: str = "replay"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "replay"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/replay"
+    log_stream_name: str = "replay"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def _runbooks() -> dict[str, Any]:
+    from remediation.runbooks.db_cpu import DbCpuRunbook  # noqa: PLC0415  (after the layer is importable)
+    from remediation.runbooks.error_rate import ErrorRateTriageRunbook  # noqa: PLC0415
+    from remediation.runbooks.scale_down import ScaleDownRunbook  # noqa: PLC0415
+    from remediation.runbooks.spike import SpikeRunbook  # noqa: PLC0415
+
+    return {
+        "spike_handler": SpikeRunbook(),
+        "scale_down_handler": ScaleDownRunbook(),
+        "db_cpu_handler": DbCpuRunbook(),
+        "error_rate_triager": ErrorRateTriageRunbook(),
+    }
+
+
+#: Every client of the simulation: moto in-process, never an endpoint from the environment or a
+#: profile (AWS_ENDPOINT_URL would otherwise send the simulation's writes to a real service).
+#: (botocore-stubs lag botocore: the option is real since botocore 1.31.)
+SIMULATION = Config(ignore_configured_endpoint_urls=True)  # type: ignore[call-arg]
+
+
+@contextlib.contextmanager
+def _away_from_every_endpoint() -> Iterator[None]:
+    """No endpoint variable while the simulation runs (belt and braces with SIMULATION)."""
+    saved = {name: value for name, value in os.environ.items() if name.startswith("AWS_ENDPOINT_URL")}
+    for name in saved:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _put_alarm(cloudwatch: Any, alarm: Mapping[str, Any]) -> None:
+    keys = (
+        "AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "ExtendedStatistic",
+        "Period", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+        "Metrics", "Unit",
+    )  # fmt: skip
+    cloudwatch.put_metric_alarm(**{key: copy.deepcopy(alarm[key]) for key in keys if alarm.get(key) is not None})
+
+
+@dataclass
+class Replay:
+    """One configuration's run over the history: the decisions, in time order."""
+
+    decisions: list[dict[str, Any]]
+    left_out: list[str]
+    start: Start
+    settings: dict[str, str]
+
+
+def simulate(
+    changes: Sequence[StateChange],
+    *,
+    overrides: Mapping[str, str] | None = None,
+    start: Start | None = None,
+    left_out: Sequence[str] = (),
+) -> Replay:
+    """The history through the real handlers, in a moto world of its own (nothing outside it is written)."""
+    from moto import mock_aws  # noqa: PLC0415  (slow to import; only the simulation needs it)
+
+    from remediation.clients import RETRY_CONFIG, Clients  # noqa: PLC0415
+    from remediation.runner import handle  # noqa: PLC0415
+    from remediation.settings import Settings  # noqa: PLC0415
+    from remediation.verifier import handle_verification  # noqa: PLC0415
+    from standins import create_standins  # noqa: PLC0415
+
+    start = start or Start()
+    if not changes:
+        return Replay([], list(left_out), start, dict(overrides or {}))
+    _, _, _, region, account, _ = changes[0].alarm["AlarmArn"].split(":", 5)
+    runbooks, routes = _runbooks(), filter_policies(load_template(TEMPLATE))
+    decisions: list[dict[str, Any]] = []
+    with _away_from_every_endpoint(), mock_aws():
+        session = boto3.Session(region_name=region, aws_access_key_id="replay", aws_secret_access_key="replay")
+
+        def make(service: str) -> Any:
+            return session.client(service, config=SIMULATION)  # type: ignore[call-overload]
+
+        standins = create_standins(make)
+        world = _World(make, standins, start, region, account)
+        settings_environ = {**world.environ(), **(overrides or {})}
+        settings = Settings.from_environ(settings_environ)
+        clients = Clients(
+            {"lambda": _AccountLambda(make("lambda"), start.account_concurrency)},
+            config=RETRY_CONFIG.merge(SIMULATION),
+            session=session,
+        )
+        for alarm in {change.alarm["AlarmName"]: change.alarm for change in changes}.values():
+            _put_alarm(world.cloudwatch, alarm)
+        clock = VirtualClock(changes[0].time.timestamp())
+        handler_context: Any = _Context(f"arn:aws:lambda:{region}:{account}:function:replay-handler")
+        verifier_context: Any = _Context(settings.verifier_function_arn)
+
+        def fire_checks(until: float) -> None:
+            for at, schedule in world.due(until):
+                clock.now = at
+                event = json.loads(schedule["Target"]["Input"].replace("<aws.scheduler.schedule-arn>", schedule["Arn"]))
+                # A failure is audited as Remediation Failed (Lambda would retry it): the decisions say it.
+                with contextlib.suppress(Exception):
+                    handle_verification(
+                        event, verifier_context, settings=settings, clients=clients, clock=clock, sleep=clock.sleep
+                    )
+                decisions.extend(world.decisions(datetime.fromtimestamp(at, UTC), "verifier"))
+
+        for change in changes:
+            fire_checks(change.time.timestamp())
+            world.cloudwatch.set_alarm_state(
+                AlarmName=change.alarm["AlarmName"],
+                StateValue=change.new,
+                StateReason=(change.reason or "replay")[:1023],
+            )
+            event = notification(change)
+            message = json.loads(event["Records"][0]["Sns"]["Message"])
+            for handler, policies in routes.items():
+                if handler in runbooks and any(matches(policy, message) for policy in policies):
+                    clock.now = change.time.timestamp() + 1
+                    # A failure is audited as Remediation Failed (Lambda would retry it).
+                    with contextlib.suppress(Exception):
+                        handle(
+                            event,
+                            handler_context,
+                            runbooks[handler],
+                            settings=settings,
+                            clients=clients,
+                            clock=clock,
+                            sleep=clock.sleep,
+                        )
+                    decisions.extend(world.decisions(change.time, handler))
+        last_delay = max(settings.verify_after_seconds, settings.db_verify_after_seconds)
+        fire_checks(changes[-1].time.timestamp() + last_delay * settings.verify_max_attempts + 60)
+    return Replay(decisions, list(left_out), start, dict(overrides or {}))
+
+
+class _World:
+    """The simulation's AWS: the app's stand-ins at their starting values, the state table, the
+    audit bus (captured into a queue), the schedule group."""
+
+    TABLE, BUS, GROUP = "replay-state", "replay-audit", "replay-verify"
+
+    def __init__(self, client: Callable[[str], Any], standins: Any, start: Start, region: str, account: str) -> None:
+        self.region, self.account, self.standins = region, account, standins
+        self.cloudwatch: Any = client("cloudwatch")
+        self.scheduler = client("scheduler")
+        self.sqs = client("sqs")
+        lambda_, apigateway, rds = client("lambda"), client("apigateway"), client("rds")
+        if start.reserved_concurrency is None:
+            lambda_.delete_function_concurrency(FunctionName=standins.function_name)
+        else:
+            lambda_.put_function_concurrency(
+                FunctionName=standins.function_name, ReservedConcurrentExecutions=start.reserved_concurrency
+            )
+        operations: list[Any] = [
+            {"op": "replace", "path": "/cacheClusterEnabled", "value": str(start.cache_enabled).lower()}
+        ]
+        if start.cache_enabled and start.cache_size:
+            operations.append({"op": "replace", "path": "/cacheClusterSize", "value": start.cache_size})
+        apigateway.update_stage(restApiId=standins.rest_api_id, stageName=standins.stage, patchOperations=operations)
+        rds.modify_db_instance(
+            DBInstanceIdentifier=standins.db_instance_id, DBInstanceClass=start.instance_class, ApplyImmediately=True
+        )
+        dynamodb = client("dynamodb")
+        dynamodb.create_table(
+            TableName=self.TABLE,
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        events = client("events")
+        events.create_event_bus(Name=self.BUS)
+        self.queue = self.sqs.create_queue(QueueName="replay-audit")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(
+            Name="capture", EventBusName=self.BUS, EventPattern=json.dumps({"source": ["printapp.remediation"]})
+        )
+        events.put_targets(Rule="capture", EventBusName=self.BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
+        self.scheduler.create_schedule_group(Name=self.GROUP)
+
+    def environ(self) -> dict[str, str]:
+        return {
+            "AUDIT_BUS_NAME": self.BUS,
+            "STATE_TABLE_NAME": self.TABLE,
+            "TARGET_REST_API_ID": self.standins.rest_api_id,
+            "VERIFY_SCHEDULE_GROUP": self.GROUP,
+            "VERIFIER_FUNCTION_ARN": f"arn:aws:lambda:{self.region}:{self.account}:function:replay-verifier",
+            "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{self.account}:role/replay-scheduler",
+            "SCHEDULER_CONTEXT_ATTRIBUTES": "true",
+        }
+
+    def due(self, until: float) -> Iterator[tuple[float, dict[str, Any]]]:
+        """The checks whose time has come, in time order; each fires once, then is deleted."""
+        while True:
+            pending: list[tuple[float, dict[str, Any]]] = []
+            for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=self.GROUP):
+                for item in page.get("Schedules", []):
+                    schedule = self.scheduler.get_schedule(Name=item["Name"], GroupName=self.GROUP)
+                    fires = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)")
+                    pending.append((fires.replace(tzinfo=UTC).timestamp(), dict(schedule)))
+            ready = sorted((entry for entry in pending if entry[0] <= until), key=lambda entry: entry[0])
+            if not ready:
+                return
+            first, due = ready[0]
+            self.scheduler.delete_schedule(Name=due["Name"], GroupName=self.GROUP)
+            yield first, due
+
+    def decisions(self, when: datetime, handler: str) -> list[dict[str, Any]]:
+        found = []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                detail = json.loads(message["Body"])["detail"]
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+                found.append(_decision(detail, when))
+        return found
+
+
+def _decision(detail: Mapping[str, Any], when: datetime) -> dict[str, Any]:
+    alarm, action = detail.get("alarm") or {}, detail.get("action") or {}
+    decision = {
+        "time": when.isoformat(timespec="seconds"),
+        "alarm": alarm.get("name"),
+        "state": alarm.get("state"),
+        "handler": detail["handler"],
+        "outcome": detail["outcome"],
+        "action": action.get("name"),
+        "target": action.get("target"),
+        "before": detail.get("before"),
+        "after": detail.get("after"),
+        "limit": detail.get("limit"),
+        "reason": detail["reason"],
+    }
+    if detail.get("verifies"):
+        decision["verifies"] = detail["verifies"]
+    if detail["handler"] in _METRIC_HANDLERS:
+        decision["metricsMissing"] = "decided without the window's historical metrics (not read by replay yet)"
+    return decision
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _shown(value: Any) -> str:
+    if not value:
+        return "–"
+    keep = {
+        k: v
+        for k, v in value.items()
+        if k not in {"cacheClusterStatus", "accountConcurrency", "unreservedAccountConcurrency", "status"}
+    }
+    return ", ".join(f"{k}={v}" for k, v in keep.items())
+
+
+def _rows(decisions: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    return [
+        (
+            d["time"],
+            str(d["alarm"] or "–"),
+            str(d["state"] or "–"),
+            d["handler"],
+            d["outcome"] + (f" ({d['limit']})" if d["limit"] else ""),
+            f"{d['action']} {d['target']}" if d["action"] else "–",
+            f"{_shown(d['before'])} → {_shown(d['after'])}" if d["after"] else "–",
+            d["reason"] + (" [decided without historical metrics]" if d.get("metricsMissing") else ""),
+        )
+        for d in decisions
+    ]
+
+
+_HEADER = ("time", "alarm", "state", "handler", "decision", "action", "before → after", "why")
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Columns padded to their widest cell; the last one (why) as it is."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    return [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]) for row in rows
+    ]
+
+
+def counts(decisions: Sequence[Mapping[str, Any]]) -> tuple[Counter[str], Counter[str]]:
+    return Counter(d["outcome"] for d in decisions), Counter(d["limit"] for d in decisions if d["limit"])
+
+
+def _key(decision: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return (decision["time"], decision["handler"], decision["alarm"] or "", decision["action"] or "")
+
+
+def differences(ours: Replay, theirs: Replay) -> list[dict[str, Any]]:
+    """Where two configurations decided differently: same moment, handler, alarm and action."""
+    left: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
+    right: dict[tuple[str, str, str, str], list[Mapping[str, Any]]] = {}
+    for decision in ours.decisions:
+        left.setdefault(_key(decision), []).append(decision)
+    for decision in theirs.decisions:
+        right.setdefault(_key(decision), []).append(decision)
+
+    def said(found: list[Mapping[str, Any]]) -> str:
+        return "; ".join(d["outcome"] + (f" ({d['limit']})" if d["limit"] else "") for d in found) or "nothing"
+
+    found = []
+    for key in sorted(set(left) | set(right)):
+        a, b = left.get(key, []), right.get(key, [])
+        if said(a) != said(b):
+            time, handler, alarm, action = key
+            found.append(
+                {"time": time, "handler": handler, "alarm": alarm, "action": action, "ours": said(a), "theirs": said(b)}
+            )
+    return found
+
+
+def render_comparison(ours: Replay, theirs: Replay, fmt: str) -> str:
+    changed = differences(ours, theirs)
+    names = ", ".join(f"{k}={v}" for k, v in theirs.settings.items() if ours.settings.get(k) != v)
+    if fmt == "json":
+        return "\n".join(json.dumps({"compare": names, **d}) for d in changed)
+    header = f"compared with {names}: {len(changed)} decisions differ"
+    rows = [(d["time"], d["alarm"], d["handler"], d["action"] or "–", d["ours"], d["theirs"]) for d in changed]
+    if fmt == "markdown":
+        return "\n".join(
+            [
+                f"## {header}",
+                "",
+                "| time | alarm | handler | action | as configured | with " + names + " |",
+                "| --- | --- | --- | --- | --- | --- |",
+                *("| " + " | ".join(row) + " |" for row in rows),
+            ]
+        )
+    return "\n".join([header, *("  ".join(row) for row in rows)])
+
+
+def render(replay: Replay, fmt: str, changes: int) -> str:
+    if fmt == "json":
+        return "\n".join(json.dumps(d, default=str, ensure_ascii=False) for d in replay.decisions)
+    outcomes, limits = counts(replay.decisions)
+    rows = _rows(replay.decisions)
+    if fmt == "markdown":
+        lines = [
+            f"## What it would have done: {changes} state changes, {len(replay.decisions)} decisions",
+            "",
+            f"Starting configuration: {replay.start.source}. Settings changed: "
+            + (", ".join(f"`{k}={v}`" for k, v in replay.settings.items()) or "none")
+            + ".",
+            "",
+            "| " + " | ".join(_HEADER) + " |",
+            "|" + "|".join(" --- " for _ in _HEADER) + "|",
+            *("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows),
+            "",
+            "| outcome | decisions |",
+            "| --- | --- |",
+            *(f"| {outcome} | {count} |" for outcome, count in outcomes.most_common()),
+            "",
+            "| limit | decisions |",
+            "| --- | --- |",
+            *(f"| {limit} | {count} |" for limit, count in limits.most_common()),
+        ]
+    else:
+        lines = [f"{changes} state changes replayed, {len(replay.decisions)} decisions (start: {replay.start.source})"]
+        lines += _aligned([_HEADER, *rows])
+        lines += ["", "by outcome: " + ", ".join(f"{o} {c}" for o, c in outcomes.most_common())]
+        lines += ["by limit:   " + (", ".join(f"{o} {c}" for o, c in limits.most_common()) or "none")]
+    if replay.left_out:
+        lines += ["", "left out:", *(f"  {why}" for why in replay.left_out)]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _settings(items: Sequence[str]) -> dict[str, str]:
+    found = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise ReplayError(f"--set wants NAME=VALUE (an environment variable of SPEC §6), not {item!r}")
+        found[name.strip()] = value
+    return found
+
+
+def parse_args(argv: Sequence[str] | None, prog: str | None, description: str | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description or __doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--history", type=Path, help="`aws cloudwatch describe-alarm-history` output (JSON)")
+    parser.add_argument("--alarms", type=Path, help="`aws cloudwatch describe-alarms` output (JSON)")
+    parser.add_argument(
+        "--since", help=f"from the account: start of the window (ISO 8601, at most {MAX_DAYS} days back)"
+    )
+    parser.add_argument("--until", help="from the account: end of the window (default: now)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="change a setting (repeatable)"
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="run a second configuration (these settings on top of --set) and show where the two differ",
+    )
+    parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    parser.add_argument(
+        "--no-account",
+        action="store_true",
+        help="read nothing from AWS: the targets start at the runbook's everyday values",
+    )
+    return parser.parse_args(argv)
+
+
+def _quiet_handlers() -> None:
+    """The handlers log every decision and emit metrics to stdout, as in Lambda: here the replay's
+    report is the output, so they log only errors (to stderr) and emit no metrics."""
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "printapp-remediation-replay")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PrintAppRemediationReplay")
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None, description: str | None = None) -> int:
+    args = parse_args(argv, prog, description)
+    _quiet_handlers()
+    try:
+        overrides = _settings(args.set)
+        client, _ = read_only_clients()
+        if args.history or args.alarms:
+            if not (args.history and args.alarms):
+                raise ReplayError(
+                    "--history and --alarms go together: the history names alarms, their configuration says what"
+                    " they watch"
+                )
+            history, alarms = _json_file(args.history, "history"), _json_file(args.alarms, "alarms")
+        else:
+            if args.no_account or not args.since:
+                raise ReplayError("give --history and --alarms files, or --since to read the account's history")
+            until = _when(args.until) if args.until else datetime.now(UTC)
+            since = _when(args.since)
+            if until - since > timedelta(days=MAX_DAYS) or since >= until:
+                raise ReplayError(f"the window must be positive and at most {MAX_DAYS} days")
+            history, alarms = read_account_history(client, since, until)
+        changes, left_out = state_changes(history, alarms)
+        start = Start()
+        if not args.no_account:
+            try:
+                start = read_start(client, overrides)
+            except (BotoCoreError, ClientError, LookupError, IndexError) as error:
+                start = Start(source=f"the runbook's everyday values (the account could not be read: {error})")
+    except (ReplayError, BotoCoreError, ClientError) as error:
+        print(f"replay: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        compared = {**overrides, **_settings(args.compare)} if args.compare else None
+    except ReplayError as error:
+        print(f"replay: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    replay = simulate(changes, overrides=overrides, start=start, left_out=left_out)
+    print(render(replay, args.format, len(changes)))
+    if compared is not None:
+        other = simulate(changes, overrides=compared, start=start, left_out=left_out)
+        print()
+        print(render_comparison(replay, other, args.format))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
