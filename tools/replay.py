@@ -805,28 +805,45 @@ def _quiet_handlers() -> None:
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
 
 
+def _history(args: argparse.Namespace, client: Callable[[str], Any]) -> tuple[Any, Any]:
+    """The history and the alarms' configuration: from the files, or read from the account."""
+    if args.history or args.alarms:
+        if not (args.history and args.alarms):
+            raise ReplayError(
+                "--history and --alarms go together: the history names alarms, their configuration says what they watch"
+            )
+        history, alarms = _json_file(args.history, "history"), _json_file(args.alarms, "alarms")
+        for given, key, command in (
+            (history, "AlarmHistoryItems", "describe-alarm-history"),
+            (alarms, "MetricAlarms", "describe-alarms"),
+        ):
+            if not isinstance(given, dict) or not isinstance(given.get(key), list):
+                raise ReplayError(f"expected the output of `aws cloudwatch {command}` (a JSON object with {key})")
+        return history, alarms
+    if args.no_account or not args.since:
+        raise ReplayError("give --history and --alarms files, or --since to read the account's history")
+    until = _when(args.until) if args.until else datetime.now(UTC)
+    since = _when(args.since)
+    if until - since > timedelta(days=MAX_DAYS) or since >= until:
+        raise ReplayError(f"the window must be positive and at most {MAX_DAYS} days")
+    return read_account_history(client, since, until)
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None, description: str | None = None) -> int:
     args = parse_args(argv, prog, description)
     _quiet_handlers()
     try:
         overrides = _settings(args.set)
+        compared = {**overrides, **_settings(args.compare)} if args.compare else None
         client, _ = read_only_clients()
-        if args.history or args.alarms:
-            if not (args.history and args.alarms):
-                raise ReplayError(
-                    "--history and --alarms go together: the history names alarms, their configuration says what"
-                    " they watch"
-                )
-            history, alarms = _json_file(args.history, "history"), _json_file(args.alarms, "alarms")
-        else:
-            if args.no_account or not args.since:
-                raise ReplayError("give --history and --alarms files, or --since to read the account's history")
-            until = _when(args.until) if args.until else datetime.now(UTC)
-            since = _when(args.since)
-            if until - since > timedelta(days=MAX_DAYS) or since >= until:
-                raise ReplayError(f"the window must be positive and at most {MAX_DAYS} days")
-            history, alarms = read_account_history(client, since, until)
-        changes, left_out = state_changes(history, alarms)
+        history, alarms = _history(args, client)
+        try:
+            changes, left_out = state_changes(history, alarms)
+        except (KeyError, ValueError, TypeError, AttributeError) as error:
+            raise ReplayError(
+                "the history or alarms are not the AWS CLI's describe-alarm-history / describe-alarms output "
+                f"({type(error).__name__}: {error})"
+            ) from error
         start = Start()
         if not args.no_account:
             try:
@@ -834,11 +851,6 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None, descript
             except (BotoCoreError, ClientError, LookupError, IndexError) as error:
                 start = Start(source=f"the runbook's everyday values (the account could not be read: {error})")
     except (ReplayError, BotoCoreError, ClientError) as error:
-        print(f"replay: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    try:
-        compared = {**overrides, **_settings(args.compare)} if args.compare else None
-    except ReplayError as error:
         print(f"replay: {error}", file=sys.stderr)
         return USAGE_ERROR
     replay = simulate(changes, overrides=overrides, start=start, left_out=left_out)

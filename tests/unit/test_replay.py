@@ -250,6 +250,8 @@ def test_json_output_is_one_object_per_decision_with_the_specs_fields() -> None:
         ["--since", "2026-01-01T00:00:00", "--until", "2026-02-01T00:00:00"],  # a month
         ["--history", str(DATA / "missing.json"), "--alarms", str(ALARMS)],
         ["--history", str(HISTORY), "--alarms", str(ALARMS), "--set", "no-equals-sign"],
+        ["--history", str(ALARMS), "--alarms", str(HISTORY)],  # swapped: neither is what it should be
+        ["--history", str(DATA / "garbage-history.json"), "--alarms", str(ALARMS)],
     ],
 )
 def test_bad_usage_exits_2_without_replaying(args: list[str]) -> None:
