@@ -446,6 +446,7 @@ def simulate(
     """The history through the real handlers, in a moto world of its own (nothing outside it is written)."""
     from moto import mock_aws  # noqa: PLC0415  (slow to import; only the simulation needs it)
 
+    from remediation.audit import metrics  # noqa: PLC0415
     from remediation.clients import RETRY_CONFIG, Clients  # noqa: PLC0415
     from remediation.runner import handle  # noqa: PLC0415
     from remediation.settings import Settings  # noqa: PLC0415
@@ -488,6 +489,9 @@ def simulate(
                     handle_verification(
                         event, verifier_context, settings=settings, clients=clients, clock=clock, sleep=clock.sleep
                     )
+                # Lambda flushes each invocation's metrics; Powertools prints a full set at 100 values,
+                # disabled or not, which would land in the replay's own output.
+                metrics.clear_metrics()
                 decisions.extend(world.decisions(datetime.fromtimestamp(at, UTC), "verifier"))
 
         for change in changes:
@@ -513,6 +517,7 @@ def simulate(
                             clock=clock,
                             sleep=clock.sleep,
                         )
+                    metrics.clear_metrics()
                     decisions.extend(world.decisions(change.time, handler))
         last_delay = max(settings.verify_after_seconds, settings.db_verify_after_seconds)
         fire_checks(changes[-1].time.timestamp() + last_delay * settings.verify_max_attempts + 60)

@@ -23,6 +23,7 @@ import pytest
 from botocore.client import BaseClient
 
 import replay
+from remediation.audit import metrics
 from standins import create_standins
 from support.template import ROOT
 
@@ -269,3 +270,11 @@ def test_compare_shows_where_two_configurations_decide_differently() -> None:
     # and the first cache's check, replaced by that later raise, is not called drift
     assert changed[("2026-11-27T03:11:14+00:00", "set-stage-cache")][1] == "skipped (superseded)"
     assert replay.differences(ours, ours) == []
+
+
+def test_the_handlers_metrics_never_reach_the_replays_output() -> None:
+    # Powertools prints a metric set once a metric has 100 values, disabled or not: Lambda flushes
+    # per invocation, and so does the replay, or a long history's JSON would carry EMF blobs.
+    _replay()
+
+    assert metrics.metric_set == {}
