@@ -331,7 +331,7 @@ class AlarmSnsEnvelope(BaseEnvelope):
         try:
             envelope = _SnsEvent.model_validate(data)
         except ValidationError as error:
-            raise InvalidAlarmNotification(f"not an SNS event: {_describe(error)}") from error
+            raise InvalidAlarmNotification(f"not an SNS event: {describe_validation(error)}") from error
         return [self._delivery(record.Sns, model) for record in envelope.Records]
 
     def _delivery(self, sns: _SnsNotification, model: type[Any]) -> AlarmDelivery:
@@ -357,14 +357,15 @@ class AlarmSnsEnvelope(BaseEnvelope):
             alarm = self._parse(data=payload, model=model)
         except ValidationError as error:
             raise InvalidAlarmNotification(
-                f"not a CloudWatch alarm notification: {_describe(error)}", **context
+                f"not a CloudWatch alarm notification: {describe_validation(error)}", **context
             ) from error
         if not isinstance(alarm, AlarmNotification):
             raise InvalidAlarmNotification("not a CloudWatch alarm notification", **context)
         return AlarmDelivery(topic_arn=sns.TopicArn, message_id=sns.MessageId, alarm=alarm.with_source(sns.TopicArn))
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation(error: ValidationError) -> str:
+    """The first five problems of invalid input, each with where it is, for the log and the audit."""
     issues = error.errors(include_url=False)
     shown = "; ".join(f"{'.'.join(str(p) for p in issue['loc']) or '(root)'}: {issue['msg']}" for issue in issues[:5])
     more = f" (+{len(issues) - 5} more)" if len(issues) > 5 else ""

@@ -19,16 +19,16 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remediation.actions import REGISTRY
-from remediation.alarm import AlarmNotification, scrubbed
+from remediation.alarm import AlarmNotification, describe_validation, scrubbed
 from remediation.audit import Decision
-from remediation.clients import Clients, default_clients
+from remediation.clients import Clients
 from remediation.errors import AlarmNoLongerFiring, AlreadyApproved, ApprovalExpired, Limit, Outcome, was_audited
 from remediation.intents import Act, Need, Report
 from remediation.observe import observe
 from remediation.pipeline import Approval, Run, execute
 from remediation.runbooks.base import ENGINE_PERMISSIONS, VERIFY_PERMISSIONS
 from remediation.runtime import Runtime
-from remediation.settings import Settings, current_settings
+from remediation.settings import Settings
 from remediation.signals import reconcile
 
 if TYPE_CHECKING:
@@ -65,18 +65,16 @@ def handle_approval(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """The whole life of one approval invocation."""
-    runtime = Runtime.create(
-        HANDLER, settings or current_settings(), clients or default_clients(), clock=clock, sleep=sleep
-    )
+    runtime = Runtime.create(HANDLER, settings, clients, clock=clock, sleep=sleep)
     audit = runtime.audit
     try:
         try:
             approval = ApprovalEvent.model_validate(scrubbed(event))
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, issue['loc'])) or '(root)'}: {issue['msg']}" for issue in error.errors()[:5]
+            reason = (
+                f'not an approval: expected {{"decisionId": "<uuid>", "approver": "<who>"}} '
+                f"({describe_validation(error)})"
             )
-            reason = f'not an approval: expected {{"decisionId": "<uuid>", "approver": "<who>"}} ({problems})'
             audit.record(Decision(Outcome.REJECTED, reason, limit=Limit.INPUT))
             return {"handler": HANDLER, "decisions": [{"outcome": Outcome.REJECTED.value, "reason": reason}]}
         logger.append_keys(requestDecisionId=approval.decisionId, approver=approval.approver)

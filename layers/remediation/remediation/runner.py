@@ -19,13 +19,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from remediation import guardrails
 from remediation.alarm import AlarmDelivery, parse_deliveries
 from remediation.audit import Decision, correlation_id_for
-from remediation.clients import Clients, default_clients
+from remediation.clients import Clients
 from remediation.errors import AlarmRejected, Limit, NotApplicable, Outcome, UnknownAlarm, was_audited
 from remediation.intents import Intent, Report, Situation
 from remediation.observe import observe
 from remediation.pipeline import Run, execute
 from remediation.runtime import Runtime
-from remediation.settings import Settings, current_settings
+from remediation.settings import Settings
 from remediation.signals import Recognised, recognise, reconcile
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ def handle(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """The whole life of one Lambda invocation. Handlers call this and nothing else."""
-    runtime = Runtime.create(
-        runbook.name, settings or current_settings(), clients or default_clients(), clock=clock, sleep=sleep
-    )
+    runtime = Runtime.create(runbook.name, settings, clients, clock=clock, sleep=sleep)
     audit = runtime.audit
     decisions: list[dict[str, Any]] = []
     duplicates = 0

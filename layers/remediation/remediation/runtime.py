@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from remediation.audit import AuditPublisher, AuditTrail
-from remediation.clients import Clients
-from remediation.settings import Settings
+from remediation.clients import Clients, default_clients
+from remediation.settings import Settings, current_settings
 from remediation.state import StateStore
 
 
@@ -28,12 +28,15 @@ class Runtime:
     def create(
         cls,
         handler: str,
-        settings: Settings,
-        clients: Clients,
+        settings: Settings | None = None,
+        clients: Clients | None = None,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Runtime:
+        """Unset, settings and clients are this Lambda environment's (read once per process)."""
+        settings = settings or current_settings()
+        clients = clients or default_clients()
         return cls(
             settings=settings,
             clients=clients,

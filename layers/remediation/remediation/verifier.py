@@ -25,9 +25,9 @@ from pydantic import ValidationError
 
 from remediation import guardrails
 from remediation.actions import REGISTRY
-from remediation.alarm import AlarmNotification, Arn, scrubbed
+from remediation.alarm import AlarmNotification, Arn, describe_validation, scrubbed
 from remediation.audit import Decision
-from remediation.clients import Clients, default_clients
+from remediation.clients import Clients
 from remediation.errors import AlarmRejected, Limit, Outcome, UntrustedSource, was_audited
 from remediation.observe import alarm_period, read_alarm_metric, read_alarm_with_metric, read_components
 from remediation.pipeline import Run, execute
@@ -43,7 +43,7 @@ from remediation.runbooks.closed_loop import (
 )
 from remediation.runtime import Runtime
 from remediation.schedule import SCHEDULE_ARN_ATTRIBUTE, VerifyRequest, run_scope, schedule_name
-from remediation.settings import Settings, current_settings
+from remediation.settings import Settings
 from remediation.signals import recognise, reconcile
 
 if TYPE_CHECKING:
@@ -75,21 +75,15 @@ def handle_verification(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """The whole life of one verifier invocation."""
-    runtime = Runtime.create(
-        HANDLER, settings or current_settings(), clients or default_clients(), clock=clock, sleep=sleep
-    )
+    runtime = Runtime.create(HANDLER, settings, clients, clock=clock, sleep=sleep)
     audit = runtime.audit
     try:
         try:
             request = VerifyRequest.model_validate(scrubbed(event))
             check_schedule(request, runtime.settings, getattr(context, "invoked_function_arn", None))
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, issue['loc'])) or '(root)'}: {issue['msg']}" for issue in error.errors()[:5]
-            )
-            return _rejected(
-                runtime, AlarmRejected(f"not a verification request from this system's schedule ({problems})")
-            )
+            reason = f"not a verification request from this system's schedule ({describe_validation(error)})"
+            return _rejected(runtime, AlarmRejected(reason))
         except AlarmRejected as rejected:
             return _rejected(runtime, rejected)
         logger.append_keys(verifies=request.decisionId, verifyRound=request.round)
