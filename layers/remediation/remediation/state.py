@@ -231,46 +231,41 @@ class StateStore:
     ) -> FixedPlan:
         """Store the first attempt's plan, with the alarm it answers (for the verifier);
         if a plan is stored already, that one wins."""
-        try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key={"id": {"S": f"run#{correlation_id}"}},
-                UpdateExpression="SET #plan = :plan, alarm = if_not_exists(alarm, :alarm), expiration = :expiration",
-                ConditionExpression="attribute_not_exists(#plan)",
-                ExpressionAttributeNames={"#plan": f"plan:{action}"},
-                ExpressionAttributeValues={
-                    ":plan": {"S": plan.to_json()},
-                    ":alarm": {"S": json.dumps(alarm, default=str) if alarm is not None else "null"},
-                    ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
-                },
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
-            return self.run_record(correlation_id).plans[action]
-        return plan
+        alarm_json = json.dumps(alarm, default=str) if alarm is not None else "null"
+        if self._keep_first(correlation_id, f"plan:{action}", plan.to_json(), alarm=alarm_json):
+            return plan
+        return self.run_record(correlation_id).plans[action]
 
     def fix_verdict(self, scope: str, decision_id: str, verdict: Mapping[str, Any]) -> Mapping[str, Any]:
         """Store the verifier's first verdict on the check of one decision; if one is stored
         already, that one wins (a retry acts on what the first attempt judged, not on a second
         reading)."""
+        if self._keep_first(scope, f"verdict:{decision_id}", json.dumps(verdict, default=str)):
+            return verdict
+        return self.run_record(scope).verdicts[decision_id]
+
+    def _keep_first(self, scope: str, attribute: str, value: str, **if_unset: str) -> bool:
+        """Set `attribute` of the run record unless an earlier attempt did (then False); the
+        `if_unset` attributes are set only where missing."""
+        keep = "".join(f", {name} = if_not_exists({name}, :{name})" for name in if_unset)
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"id": {"S": f"run#{scope}"}},
-                UpdateExpression="SET #verdict = :verdict, expiration = :expiration",
-                ConditionExpression="attribute_not_exists(#verdict)",
-                ExpressionAttributeNames={"#verdict": f"verdict:{decision_id}"},
+                UpdateExpression=f"SET #first = :first{keep}, expiration = :expiration",
+                ConditionExpression="attribute_not_exists(#first)",
+                ExpressionAttributeNames={"#first": attribute},
                 ExpressionAttributeValues={
-                    ":verdict": {"S": json.dumps(verdict, default=str)},
+                    ":first": {"S": value},
+                    **{f":{name}": {"S": text} for name, text in if_unset.items()},
                     ":expiration": {"N": str(int(self.now() + RUN_RECORD_KEEP_SECONDS))},
                 },
             )
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
-            return self.run_record(scope).verdicts[decision_id]
-        return verdict
+            return False
+        return True
 
     def complete(
         self,
