@@ -337,29 +337,6 @@ def matches(policy: Mapping[str, Any], message: Any) -> bool:
 # --------------------------------------------------------------------------- phase 2: simulate
 
 
-class _AccountLambda:
-    """moto's Lambda plus the GetAccountSettings it lacks, from the account's figure read in phase 1."""
-
-    def __init__(self, client: Any, account_limit: int) -> None:
-        self._client, self._limit = client, account_limit
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def get_account_settings(self) -> dict[str, Any]:
-        reserved = sum(
-            self._client.get_function_concurrency(FunctionName=f["FunctionName"]).get("ReservedConcurrentExecutions", 0)
-            for page in self._client.get_paginator("list_functions").paginate()
-            for f in page["Functions"]
-        )
-        return {
-            "AccountLimit": {
-                "ConcurrentExecutions": self._limit,
-                "UnreservedConcurrentExecutions": self._limit - reserved,
-            }
-        }
-
-
 @dataclass
 class VirtualClock:
     now: float
@@ -451,7 +428,7 @@ def simulate(
     from remediation.runner import handle  # noqa: PLC0415
     from remediation.settings import Settings  # noqa: PLC0415
     from remediation.verifier import handle_verification  # noqa: PLC0415
-    from standins import create_standins  # noqa: PLC0415
+    from standins import AccountSettingsLambda, create_standins  # noqa: PLC0415
 
     start = start or Start()
     if not changes:
@@ -470,7 +447,8 @@ def simulate(
         settings_environ = {**world.environ(), **(overrides or {})}
         settings = Settings.from_environ(settings_environ)
         clients = Clients(
-            {"lambda": _AccountLambda(make("lambda"), start.account_concurrency)},
+            # moto's Lambda lacks GetAccountSettings: the account's limit read in phase 1 stands in.
+            {"lambda": AccountSettingsLambda(make("lambda"), account_limit=start.account_concurrency)},
             config=RETRY_CONFIG.merge(SIMULATION),
             session=session,
         )

@@ -18,8 +18,8 @@ import moto  # noqa: F401  (imported before SESSION: a session takes the handler
 
 from remediation.clients import Clients
 from remediation.settings import Settings
-from standins import create_standins
-from support.fakes import ACCOUNT_ID, REGION, AccountSettingsLambda
+from standins import AccountSettingsLambda, create_standins
+from support.fakes import ACCOUNT_ID, REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -12,40 +12,6 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
-class AccountSettingsLambda:
-    """A moto Lambda client plus `get_account_settings`, which moto does not implement.
-
-    Unreserved concurrency is derived like AWS does: the account limit minus every reservation
-    made through this client, so raising a function's reservation really eats the headroom.
-    """
-
-    def __init__(self, client: Any, *, account_limit: int = 1000) -> None:
-        self.client = client
-        self.account_limit = account_limit
-        self.account_settings_calls = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.client, name)
-
-    def _reserved_total(self) -> int:
-        total = 0
-        for page in self.client.get_paginator("list_functions").paginate():
-            for function in page["Functions"]:
-                reserved = self.client.get_function_concurrency(FunctionName=function["FunctionName"])
-                total += reserved.get("ReservedConcurrentExecutions", 0)
-        return total
-
-    def get_account_settings(self) -> dict[str, Any]:
-        self.account_settings_calls += 1
-        return {
-            "AccountLimit": {
-                "ConcurrentExecutions": self.account_limit,
-                "UnreservedConcurrentExecutions": self.account_limit - self._reserved_total(),
-            },
-            "AccountUsage": {"FunctionCount": 1},
-        }
-
-
 class FakeClock:
     """Time that moves only when the test says so (cooldowns, hysteresis)."""
 

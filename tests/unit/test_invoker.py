@@ -4,7 +4,7 @@ every event file run end to end, as a separate process, against a moto server.
 moto gap, stated once: moto has no Lambda GetAccountSettings. A spike that reaches the
 reserved-concurrency action is audited as Failed and the invocation fails (exit 1), as it
 would against an AWS that refused the call. The unit tests cover that action with a fake
-(support.fakes.AccountSettingsLambda); here the spike path is shown failing for that reason
+(standins.AccountSettingsLambda); here the spike path is shown failing for that reason
 only, and the event sweep runs in a world where the path does not need the call.
 """
 
