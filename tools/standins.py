@@ -30,11 +30,19 @@ class StandIns:
     db_instance_id: str
 
 
-def create_standins(client: Callable[[str], Any]) -> StandIns:
-    """Create the app's stand-ins with `client(service)` (boto3 clients for moto or an emulator)."""
+def create_standins(
+    client: Callable[[str], Any],
+    *,
+    function_name: str = FUNCTION_NAME,
+    api_name: str = API_NAME,
+    stage: str = STAGE,
+    db_instance_id: str = DB_INSTANCE_ID,
+) -> StandIns:
+    """Create the app's stand-ins with `client(service)` (boto3 clients for moto or an emulator),
+    under the app's names (the runbook's defaults, or a deployment's TARGET_* settings)."""
     iam, lambda_, apigateway, rds = client("iam"), client("lambda"), client("apigateway"), client("rds")
     role = iam.create_role(
-        RoleName=f"{FUNCTION_NAME}-role",
+        RoleName=f"{function_name}-role",
         AssumeRolePolicyDocument=json.dumps(
             {
                 "Version": "2012-10-17",
@@ -48,31 +56,31 @@ def create_standins(client: Callable[[str], Any]) -> StandIns:
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return {'statusCode': 200}\n")
     lambda_.create_function(
-        FunctionName=FUNCTION_NAME,
+        FunctionName=function_name,
         Runtime="python3.12",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": code.getvalue()},
     )
     lambda_.put_function_concurrency(
-        FunctionName=FUNCTION_NAME, ReservedConcurrentExecutions=EVERYDAY_RESERVED_CONCURRENCY
+        FunctionName=function_name, ReservedConcurrentExecutions=EVERYDAY_RESERVED_CONCURRENCY
     )
 
-    rest_api_id: str = apigateway.create_rest_api(name=API_NAME)["id"]
+    rest_api_id: str = apigateway.create_rest_api(name=api_name)["id"]
     root = apigateway.get_resources(restApiId=rest_api_id)["items"][0]["id"]
     apigateway.put_method(restApiId=rest_api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
     apigateway.put_integration(restApiId=rest_api_id, resourceId=root, httpMethod="GET", type="MOCK")
-    apigateway.create_deployment(restApiId=rest_api_id, stageName=STAGE)
+    apigateway.create_deployment(restApiId=rest_api_id, stageName=stage)
 
     rds.create_db_instance(
-        DBInstanceIdentifier=DB_INSTANCE_ID,
+        DBInstanceIdentifier=db_instance_id,
         DBInstanceClass=EVERYDAY_INSTANCE_CLASS,
         Engine="postgres",
         AllocatedStorage=100,
         MasterUsername="printapp",
         MasterUserPassword="not-a-real-password",
     )
-    return StandIns(FUNCTION_NAME, rest_api_id, STAGE, DB_INSTANCE_ID)
+    return StandIns(function_name, rest_api_id, stage, db_instance_id)
 
 
 def read_back(client: Callable[[str], Any], standins: StandIns) -> dict[str, Any]:
