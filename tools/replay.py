@@ -27,16 +27,18 @@ import contextlib
 import copy
 import json
 import os
+import re
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -48,8 +50,6 @@ USAGE_ERROR, FAILED = 2, 1
 #: At most this far back, as SPEC §10 says (CloudWatch keeps 14 days of alarm history).
 MAX_DAYS = 14
 READ_VERBS = ("Describe", "Get", "List")
-#: Decisions whose evidence is historical metrics the replay does not read yet.
-_METRIC_HANDLERS = frozenset({"error_rate_triager"})
 _REGION_NAMES = {"us-east-1": "US East (N. Virginia)", "eu-west-1": "Europe (Ireland)"}
 
 
@@ -73,14 +73,18 @@ class ReadOnly:
         self.calls.append(name)
 
 
-def read_only_clients(session: boto3.Session | None = None) -> tuple[Callable[[str], Any], ReadOnly]:
+def read_only_clients(
+    session: boto3.Session | None = None, *, factory: Callable[[str], Any] | None = None
+) -> tuple[Callable[[str], Any], ReadOnly]:
+    """`client(service)`: clients of the session (or made by `factory`, each a client of its own)
+    that refuse any call but a read."""
     guard = ReadOnly()
-    session = session or boto3.Session()
+    make: Callable[[str], Any] = factory or (session or boto3.Session()).client  # type: ignore[assignment]
     made: dict[str, Any] = {}
 
     def client(service: str) -> Any:
         if service not in made:
-            made[service] = session.client(service)  # type: ignore[call-overload]
+            made[service] = make(service)
             made[service].meta.events.register("before-call.*.*", guard)
         return made[service]
 
@@ -108,10 +112,17 @@ def _when(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def state_changes(history: Mapping[str, Any], alarms: Mapping[str, Any]) -> tuple[list[StateChange], list[str]]:
-    """StateUpdate items of known metric alarms, oldest first; and what was left out, and why."""
+def state_changes(
+    history: Mapping[str, Any], alarms: Mapping[str, Any], topics: Sequence[str] = ()
+) -> tuple[list[StateChange], list[str]]:
+    """The state changes CloudWatch notified the remediation topic of, oldest first; and what was
+    left out, and why. A change notifies only when the alarm's actions are enabled and it has an
+    SNS action for the new state: on one of `topics` (the deployed alarm topic), or on any topic
+    when the topic is not known."""
     configured = {alarm["AlarmName"]: alarm for alarm in alarms.get("MetricAlarms", [])}
-    changes, left_out = [], []
+    changes: list[StateChange] = []
+    left_out: list[str] = []
+    silent: Counter[tuple[str, str]] = Counter()
     for item in history.get("AlarmHistoryItems", []):
         if item.get("HistoryItemType") != "StateUpdate":
             continue
@@ -121,16 +132,32 @@ def state_changes(history: Mapping[str, Any], alarms: Mapping[str, Any]) -> tupl
             continue
         data = json.loads(item.get("HistoryData") or "{}")
         new, old = data.get("newState", {}), data.get("oldState", {})
-        changes.append(
-            StateChange(
-                _when(item["Timestamp"]),
-                alarm,
-                old.get("stateValue", "INSUFFICIENT_DATA"),
-                new.get("stateValue", ""),
-                new.get("stateReason") or item.get("HistorySummary", ""),
-            )
+        change = StateChange(
+            _when(item["Timestamp"]),
+            alarm,
+            old.get("stateValue", "INSUFFICIENT_DATA"),
+            new.get("stateValue", ""),
+            new.get("stateReason") or item.get("HistorySummary", ""),
         )
+        if change.old == change.new:
+            silent[(alarm["AlarmName"], f"{change.new} → {change.new} is no change, nothing is sent")] += 1
+        elif not alarm.get("ActionsEnabled", True):
+            silent[(alarm["AlarmName"], "its actions are disabled")] += 1
+        elif topic_of(alarm, change.new, topics) is None:
+            silent[(alarm["AlarmName"], f"no action for {change.new} on the alarm topic")] += 1
+        else:
+            changes.append(change)
+    left_out += [f"{name}: {count} state change(s) not notified: {why}" for (name, why), count in silent.items()]
     return sorted(changes, key=lambda change: change.time), left_out
+
+
+def topic_of(alarm: Mapping[str, Any], state: str, topics: Sequence[str] = ()) -> str | None:
+    """The SNS topic CloudWatch notifies of this alarm entering `state`, if any of ours."""
+    actions = alarm.get({"ALARM": "AlarmActions", "OK": "OKActions"}.get(state, "InsufficientDataActions")) or []
+    return next(
+        (arn for arn in actions if arn.startswith("arn:aws:sns:") and (not topics or arn in topics)),
+        None,
+    )
 
 
 def read_account_history(
@@ -199,6 +226,46 @@ def read_start(client: Callable[[str], Any], settings: Mapping[str, str]) -> Sta
     return start
 
 
+@dataclass
+class Deployed:
+    """The deployed stack: each handler's environment (today's settings) and the alarm topic."""
+
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    topics: tuple[str, ...] = ()
+    source: str = "the settings' defaults (no deployed stack read)"
+
+
+def handler_functions(template: Mapping[str, Any]) -> dict[str, str]:
+    """The template's function logical ids → their handler directory (functions/<handler>/)."""
+    return {
+        logical_id: str(resource["Properties"].get("CodeUri", "")).rstrip("/").rsplit("/", 1)[-1]
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def read_deployed(client: Callable[[str], Any], stack: str) -> Deployed:
+    """Read-only: the stack's functions' environments (GetFunctionConfiguration) and its alarm topic."""
+    cloudformation = client("cloudformation")
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        return Deployed(source=f"the settings' defaults (stack {stack} not read: {code})")
+    topics = tuple(
+        output["OutputValue"] for output in described.get("Outputs", []) if output["OutputKey"] == "AlarmTopicArn"
+    )
+    handlers = handler_functions(load_template(TEMPLATE))
+    environments: dict[str, dict[str, str]] = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for resource in page.get("StackResourceSummaries", []):
+            handler = handlers.get(resource["LogicalResourceId"])
+            if handler and resource["ResourceType"] == "AWS::Lambda::Function":
+                configuration = client("lambda").get_function_configuration(FunctionName=resource["PhysicalResourceId"])
+                environments[handler] = dict(configuration.get("Environment", {}).get("Variables", {}))
+    return Deployed(environments, topics, f"deployed stack {stack} (the settings of {len(environments)} functions)")
+
+
 # --------------------------------------------------------------------------- notifications and routing
 
 
@@ -258,8 +325,7 @@ def notification(change: StateChange) -> dict[str, Any]:
     alarm = change.alarm
     arn = alarm["AlarmArn"]
     _, _, _, region, account, _ = arn.split(":", 5)
-    actions = {"ALARM": "AlarmActions", "OK": "OKActions"}.get(change.new, "InsufficientDataActions")
-    topic = next(iter(alarm.get(actions) or alarm.get("AlarmActions") or []), f"arn:aws:sns:{region}:{account}:replay")
+    topic = topic_of(alarm, change.new) or f"arn:aws:sns:{region}:{account}:replay"
     message = {
         "AlarmName": alarm["AlarmName"],
         "AlarmDescription": alarm.get("AlarmDescription"),
@@ -379,7 +445,7 @@ def _runbooks() -> dict[str, Any]:
 #: Every client of the simulation: moto in-process, never an endpoint from the environment or a
 #: profile (AWS_ENDPOINT_URL would otherwise send the simulation's writes to a real service).
 #: (botocore-stubs lag botocore: the option is real since botocore 1.31.)
-SIMULATION = Config(ignore_configured_endpoint_urls=True)  # type: ignore[call-arg]
+SIMULATION = Config(ignore_configured_endpoint_urls=True, signature_version=UNSIGNED)  # type: ignore[call-arg]
 
 
 @contextlib.contextmanager
@@ -411,6 +477,22 @@ class Replay:
     left_out: list[str]
     start: Start
     settings: dict[str, str]
+    #: Where the settings came from (the deployed stack, or the defaults).
+    source: str = "the settings' defaults"
+    #: With record_state: after each state change, the app's capacity as the simulation has it.
+    steps: list[Step] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Step:
+    change: StateChange
+    state: dict[str, Any]
+
+
+#: What the simulation owns, whatever the deployed settings say: its own state table, audit bus,
+#: schedule group and verifier; the stand-in API's id; no kill switch (it says whether automation
+#: is on now, not then: the replay asks what it would have done had it been on).
+_SIMULATION_OWNS = ("KILL_SWITCH_PARAMETER",)
 
 
 def simulate(
@@ -419,100 +501,252 @@ def simulate(
     overrides: Mapping[str, str] | None = None,
     start: Start | None = None,
     left_out: Sequence[str] = (),
+    deployed: Deployed | None = None,
+    metrics_from: Any = None,
+    until: datetime | None = None,
+    record_state: bool = False,
 ) -> Replay:
-    """The history through the real handlers, in a moto world of its own (nothing outside it is written)."""
+    """The history through the real handlers, in a moto world of its own (nothing outside it is written).
+
+    Each handler runs with its deployed settings (`deployed`), `overrides` on top. Historical
+    metrics come from `metrics_from` (a read-only CloudWatch client of the account) for the
+    window each decision asks about; without one, the decisions that needed them say so.
+    Checks due after `until` (default: when the last one would run) are left out, not fired.
+    """
     from moto import mock_aws  # noqa: PLC0415  (slow to import; only the simulation needs it)
 
-    from remediation.audit import metrics  # noqa: PLC0415
-    from remediation.clients import RETRY_CONFIG, Clients  # noqa: PLC0415
-    from remediation.runner import handle  # noqa: PLC0415
-    from remediation.settings import Settings  # noqa: PLC0415
-    from remediation.verifier import handle_verification  # noqa: PLC0415
-    from standins import AccountSettingsLambda, create_standins  # noqa: PLC0415
-
-    start = start or Start()
+    start, deployed, overrides = start or Start(), deployed or Deployed(), dict(overrides or {})
+    replay = Replay([], list(left_out), start, overrides, deployed.source)
     if not changes:
-        return Replay([], list(left_out), start, dict(overrides or {}))
-    _, _, _, region, account, _ = changes[0].alarm["AlarmArn"].split(":", 5)
-    runbooks, routes = _runbooks(), filter_policies(load_template(TEMPLATE))
-    decisions: list[dict[str, Any]] = []
+        return replay
     with _away_from_every_endpoint(), mock_aws():
+        simulation = _Simulation(changes, replay, deployed, metrics_from)
+        for change in changes:
+            simulation.fire_checks(change.time.timestamp())
+            simulation.deliver(change)
+            if record_state:
+                replay.steps.append(Step(change, simulation.read_back()))
+        simulation.finish(changes[-1], until)
+    return replay
+
+
+class _Simulation:
+    """One configuration's world and handlers, on the virtual clock."""
+
+    def __init__(self, changes: Sequence[StateChange], replay: Replay, deployed: Deployed, metrics_from: Any) -> None:
+        from remediation.clients import RETRY_CONFIG, Clients  # noqa: PLC0415
+        from standins import AccountSettingsLambda  # noqa: PLC0415
+
+        self.replay = replay
+        _, _, _, region, account, _ = changes[0].alarm["AlarmArn"].split(":", 5)
+        self.runbooks, self.routes = _runbooks(), filter_policies(load_template(TEMPLATE))
+        names = _settings_of(
+            "spike_handler", deployed, replay.settings, {"AUDIT_BUS_NAME": "-", "STATE_TABLE_NAME": "-"}
+        )
         session = boto3.Session(region_name=region, aws_access_key_id="replay", aws_secret_access_key="replay")
 
         def make(service: str) -> Any:
             return session.client(service, config=SIMULATION)  # type: ignore[call-overload]
 
-        standins = create_standins(make)
-        world = _World(make, standins, start, region, account)
-        settings_environ = {**world.environ(), **(overrides or {})}
-        settings = Settings.from_environ(settings_environ)
-        clients = Clients(
-            # moto's Lambda lacks GetAccountSettings: the account's limit read in phase 1 stands in.
-            {"lambda": AccountSettingsLambda(make("lambda"), account_limit=start.account_concurrency)},
+        self.make = make
+        self.world = world = _World(make, names, replay.start, region, account)
+        world.put_alarms({change.alarm["AlarmName"]: change.alarm for change in changes}.values())
+        self.settings = {
+            handler: _settings_of(handler, deployed, replay.settings, world.environ())
+            for handler in [*self.runbooks, "verifier"]
+        }
+        self.metric_reads = HistoricalMetrics(world.cloudwatch, metrics_from)
+        self.clients = Clients(
+            {
+                # moto's Lambda lacks GetAccountSettings: the account's limit read in phase 1 stands in.
+                "lambda": AccountSettingsLambda(make("lambda"), account_limit=replay.start.account_concurrency),
+                "cloudwatch": self.metric_reads,
+                "events": world.events,
+                "scheduler": world.scheduler,
+            },
             config=RETRY_CONFIG.merge(SIMULATION),
             session=session,
         )
-        for alarm in {change.alarm["AlarmName"]: change.alarm for change in changes}.values():
-            _put_alarm(world.cloudwatch, alarm)
-        clock = VirtualClock(changes[0].time.timestamp())
-        handler_context: Any = _Context(f"arn:aws:lambda:{region}:{account}:function:replay-handler")
-        verifier_context: Any = _Context(settings.verifier_function_arn)
+        self.clock = VirtualClock(changes[0].time.timestamp())
+        self.handler_context: Any = _Context(f"arn:aws:lambda:{region}:{account}:function:replay-handler")
+        self.verifier_context: Any = _Context(self.settings["verifier"].verifier_function_arn)
 
-        def fire_checks(until: float) -> None:
-            for at, schedule in world.due(until):
-                clock.now = at
-                event = json.loads(schedule["Target"]["Input"].replace("<aws.scheduler.schedule-arn>", schedule["Arn"]))
-                # A failure is audited as Remediation Failed (Lambda would retry it): the decisions say it.
-                with contextlib.suppress(Exception):
-                    handle_verification(
-                        event, verifier_context, settings=settings, clients=clients, clock=clock, sleep=clock.sleep
-                    )
-                # Lambda flushes each invocation's metrics; Powertools prints a full set at 100 values,
-                # disabled or not, which would land in the replay's own output.
-                metrics.clear_metrics()
-                decisions.extend(world.decisions(datetime.fromtimestamp(at, UTC), "verifier"))
+    def _run(self, when: datetime, invoke: Callable[[], Any]) -> None:
+        from remediation.audit import metrics  # noqa: PLC0415
 
-        for change in changes:
-            fire_checks(change.time.timestamp())
-            world.cloudwatch.set_alarm_state(
-                AlarmName=change.alarm["AlarmName"],
-                StateValue=change.new,
-                StateReason=(change.reason or "replay")[:1023],
+        self.metric_reads.missing.clear()
+        # A failure is audited as Remediation Failed (Lambda would retry it): the decisions say it.
+        with contextlib.suppress(Exception):
+            invoke()
+        # Lambda flushes each invocation's metrics; Powertools prints a full set at 100 values,
+        # disabled or not, which would land in the replay's own output.
+        metrics.clear_metrics()
+        for decision in self.world.decisions(when):
+            if self.metric_reads.missing:
+                decision["metricsMissing"] = "; ".join(sorted(set(self.metric_reads.missing)))
+            self.replay.decisions.append(decision)
+
+    def fire_checks(self, until: float) -> None:
+        """Every check due by `until`, at its time, through the verifier."""
+        from remediation.verifier import handle_verification  # noqa: PLC0415
+
+        for at, schedule in self.world.due(until):
+            self.clock.now = at
+            event = json.loads(schedule["Target"]["Input"].replace("<aws.scheduler.schedule-arn>", schedule["Arn"]))
+            self._run(
+                datetime.fromtimestamp(at, UTC),
+                lambda event=event: handle_verification(  # type: ignore[misc]
+                    event,
+                    self.verifier_context,
+                    settings=self.settings["verifier"],
+                    clients=self.clients,
+                    clock=self.clock,
+                    sleep=self.clock.sleep,
+                ),
             )
-            event = notification(change)
-            message = json.loads(event["Records"][0]["Sns"]["Message"])
-            for handler, policies in routes.items():
-                if handler in runbooks and any(matches(policy, message) for policy in policies):
-                    clock.now = change.time.timestamp() + 1
-                    # A failure is audited as Remediation Failed (Lambda would retry it).
-                    with contextlib.suppress(Exception):
-                        handle(
-                            event,
-                            handler_context,
-                            runbooks[handler],
-                            settings=settings,
-                            clients=clients,
-                            clock=clock,
-                            sleep=clock.sleep,
-                        )
-                    metrics.clear_metrics()
-                    decisions.extend(world.decisions(change.time, handler))
-        last_delay = max(settings.verify_after_seconds, settings.db_verify_after_seconds)
-        fire_checks(changes[-1].time.timestamp() + last_delay * settings.verify_max_attempts + 60)
-    return Replay(decisions, list(left_out), start, dict(overrides or {}))
+
+    def deliver(self, change: StateChange) -> None:
+        """The alarm in its new state; its notification to every handler whose policy matches."""
+        from remediation.runner import handle  # noqa: PLC0415
+
+        self.world.cloudwatch.set_alarm_state(
+            AlarmName=change.alarm["AlarmName"], StateValue=change.new, StateReason=(change.reason or "replay")[:1023]
+        )
+        event = notification(change)
+        message = json.loads(event["Records"][0]["Sns"]["Message"])
+        for handler, policies in self.routes.items():
+            if handler in self.runbooks and any(matches(policy, message) for policy in policies):
+                self.clock.now = change.time.timestamp() + 1
+                self._run(
+                    change.time,
+                    lambda handler=handler: handle(  # type: ignore[misc]
+                        event,
+                        self.handler_context,
+                        self.runbooks[handler],
+                        settings=self.settings[handler],
+                        clients=self.clients,
+                        clock=self.clock,
+                        sleep=self.clock.sleep,
+                    ),
+                )
+
+    def finish(self, last: StateChange, until: datetime | None) -> None:
+        """The checks still to come: all of them, or those due by `until` (the rest are left out)."""
+        if until is None:
+            longest = max(max(s.verify_after_seconds, s.db_verify_after_seconds) for s in self.settings.values())
+            self.fire_checks(last.time.timestamp() + longest * self.settings["verifier"].verify_max_attempts + 60)
+            return
+        self.fire_checks(until.timestamp())
+        self.replay.left_out += [
+            f"{name}: check due {datetime.fromtimestamp(at, UTC):%Y-%m-%dT%H:%M:%S}Z, after the window"
+            for name, at in sorted(self.world.pending.items(), key=lambda item: item[1])
+        ]
+
+    def read_back(self) -> dict[str, Any]:
+        from standins import read_back  # noqa: PLC0415
+
+        return read_back(self.make, self.world.standins)
+
+
+def _settings_of(handler: str, deployed: Deployed, overrides: Mapping[str, str], owned: Mapping[str, str]) -> Any:
+    """A handler's settings in the simulation: as deployed, the overrides on top, what the
+    simulation owns last."""
+    from remediation.errors import ConfigurationError  # noqa: PLC0415
+    from remediation.settings import Settings  # noqa: PLC0415
+
+    environ = {**deployed.environments.get(handler, {}), **overrides, **owned, **dict.fromkeys(_SIMULATION_OWNS, "")}
+    try:
+        return Settings.from_environ(environ)
+    except ConfigurationError as error:
+        raise ReplayError(f"{handler}: {error}") from error
+
+
+class HistoricalMetrics:
+    """The simulation's CloudWatch, except GetMetricData: that reads the account's history (the
+    handlers ask for their window on the virtual clock, so they see what the metrics were then).
+    Without an account, or when the account refuses, the answer is empty and `missing` says so."""
+
+    def __init__(self, simulation: Any, account: Any = None) -> None:
+        self.simulation, self.account = simulation, account
+        self.missing: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.simulation, name)
+
+    def get_metric_data(self, **request: Any) -> Any:
+        wanted = ", ".join(_metric_names(request.get("MetricDataQueries", [])))
+        if self.account is not None:
+            try:
+                return self.account.get_metric_data(**request)
+            except (ClientError, BotoCoreError) as error:
+                self.missing.append(f"GetMetricData for {wanted} failed on the account: {error}")
+                raise
+        self.missing.append(f"no account to read {wanted} from: decided as if there were no datapoints")
+        return {
+            "MetricDataResults": [
+                {"Id": query["Id"], "Label": query["Id"], "Timestamps": [], "Values": [], "StatusCode": "Complete"}
+                for query in request.get("MetricDataQueries", [])
+            ],
+            "Messages": [],
+        }
+
+
+def _metric_names(queries: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [
+        query["MetricStat"]["Metric"]["MetricName"] if "MetricStat" in query else str(query.get("Expression"))
+        for query in queries
+    ]
 
 
 class _World:
     """The simulation's AWS: the app's stand-ins at their starting values, the state table, the
-    audit bus (captured into a queue), the schedule group."""
+    audit bus and the schedule group.
+
+    The audit bus and the scheduler are moto clients whose calls stop at botocore's `before-call`
+    (parameters validated as for AWS): PutEvents is captured in memory, CreateSchedule is kept in
+    moto and indexed by its time, so that due checks are found without listing every schedule.
+    """
 
     TABLE, BUS, GROUP = "replay-state", "replay-audit", "replay-verify"
 
-    def __init__(self, client: Callable[[str], Any], standins: Any, start: Start, region: str, account: str) -> None:
-        self.region, self.account, self.standins = region, account, standins
+    def __init__(self, client: Callable[[str], Any], names: Any, start: Start, region: str, account: str) -> None:
+        """`names`: the settings whose TARGET_* names the app's stand-ins take."""
+        from botocore.awsrequest import AWSResponse  # noqa: PLC0415
+
+        from standins import create_standins  # noqa: PLC0415
+
+        self.region, self.account = region, account
+        self.standins = standins = create_standins(
+            client,
+            function_name=names.target_function_name,
+            api_name=names.target_api_name,
+            stage=names.target_api_stage,
+            db_instance_id=names.target_db_instance_id,
+        )
         self.cloudwatch: Any = client("cloudwatch")
-        self.scheduler = client("scheduler")
-        self.sqs = client("sqs")
+        self.scheduler: Any = client("scheduler")
+        self.events: Any = client("events")
+        self.audited: list[dict[str, Any]] = []
+        #: schedule name → when it fires (epoch seconds), while it exists
+        self.pending: dict[str, float] = {}
+        accepted = AWSResponse("https://replay.invalid", 200, {}, None)  # type: ignore[arg-type]
+
+        sent: list[Mapping[str, Any]] = []
+
+        def put(params: Mapping[str, Any], **_: Any) -> None:
+            sent[:] = params["Entries"]
+
+        def capture(**_: Any) -> tuple[Any, dict[str, Any]]:  # after botocore validated the request
+            self.audited += [json.loads(entry["Detail"]) for entry in sent]
+            return accepted, {"FailedEntryCount": 0, "Entries": [{"EventId": str(uuid.uuid4())} for _ in sent]}
+
+        def scheduled(params: Mapping[str, Any], **_: Any) -> None:
+            fires = datetime.strptime(params["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)").replace(tzinfo=UTC)
+            self.pending[params["Name"]] = fires.timestamp()
+
+        self.events.meta.events.register("before-parameter-build.eventbridge.PutEvents", put)
+        self.events.meta.events.register("before-call.eventbridge.PutEvents", capture)
+        self.scheduler.meta.events.register("before-parameter-build.scheduler.CreateSchedule", scheduled)
         lambda_, apigateway, rds = client("lambda"), client("apigateway"), client("rds")
         if start.reserved_concurrency is None:
             lambda_.delete_function_concurrency(FunctionName=standins.function_name)
@@ -529,24 +763,18 @@ class _World:
         rds.modify_db_instance(
             DBInstanceIdentifier=standins.db_instance_id, DBInstanceClass=start.instance_class, ApplyImmediately=True
         )
-        dynamodb = client("dynamodb")
-        dynamodb.create_table(
+        client("dynamodb").create_table(
             TableName=self.TABLE,
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        events = client("events")
-        events.create_event_bus(Name=self.BUS)
-        self.queue = self.sqs.create_queue(QueueName="replay-audit")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        events.put_rule(
-            Name="capture", EventBusName=self.BUS, EventPattern=json.dumps({"source": ["printapp.remediation"]})
-        )
-        events.put_targets(Rule="capture", EventBusName=self.BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
         self.scheduler.create_schedule_group(Name=self.GROUP)
+
+    def put_alarms(self, alarms: Iterable[Mapping[str, Any]]) -> None:
+        """The history's alarms, as configured (their state follows the history)."""
+        for alarm in alarms:
+            _put_alarm(self.cloudwatch, alarm)
 
     def environ(self) -> dict[str, str]:
         return {
@@ -560,28 +788,20 @@ class _World:
         }
 
     def due(self, until: float) -> Iterator[tuple[float, dict[str, Any]]]:
-        """The checks whose time has come, in time order; each fires once, then is deleted."""
-        while True:
-            pending: list[tuple[float, dict[str, Any]]] = []
-            for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=self.GROUP):
-                for item in page.get("Schedules", []):
-                    schedule = self.scheduler.get_schedule(Name=item["Name"], GroupName=self.GROUP)
-                    fires = datetime.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)")
-                    pending.append((fires.replace(tzinfo=UTC).timestamp(), dict(schedule)))
-            ready = sorted((entry for entry in pending if entry[0] <= until), key=lambda entry: entry[0])
-            if not ready:
-                return
-            first, due = ready[0]
-            self.scheduler.delete_schedule(Name=due["Name"], GroupName=self.GROUP)
-            yield first, due
+        """The checks whose time has come, in time order; each fires once, then is deleted
+        (ActionAfterCompletion DELETE). One that no longer exists (deleted by a handler) is dropped."""
+        while ready := sorted((at, name) for name, at in self.pending.items() if at <= until):
+            at, name = ready[0]
+            del self.pending[name]
+            try:
+                schedule = self.scheduler.get_schedule(Name=name, GroupName=self.GROUP)
+            except self.scheduler.exceptions.ResourceNotFoundException:
+                continue
+            self.scheduler.delete_schedule(Name=name, GroupName=self.GROUP)
+            yield at, dict(schedule)
 
-    def decisions(self, when: datetime, handler: str) -> list[dict[str, Any]]:
-        found = []
-        while messages := self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", []):
-            for message in messages:
-                detail = json.loads(message["Body"])["detail"]
-                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
-                found.append(_decision(detail, when))
+    def decisions(self, when: datetime) -> list[dict[str, Any]]:
+        found, self.audited = [_decision(detail, when) for detail in self.audited], []
         return found
 
 
@@ -599,12 +819,46 @@ def _decision(detail: Mapping[str, Any], when: datetime) -> dict[str, Any]:
         "after": detail.get("after"),
         "limit": detail.get("limit"),
         "reason": detail["reason"],
+        "decisionId": detail.get("decisionId"),
     }
     if detail.get("verifies"):
         decision["verifies"] = detail["verifies"]
-    if detail["handler"] in _METRIC_HANDLERS:
-        decision["metricsMissing"] = "decided without the window's historical metrics (not read by replay yet)"
     return decision
+
+
+#: The timeline's signal panel of an alarm, by its metric (or, for metric math, its returned label).
+_SIGNAL_OF = (("Latency", "latency"), ("CPUUtilization", "db_cpu"), ("5XX", "error_rate"), ("rror", "error_rate"))
+_DATAPOINT = re.compile(r"\[(-?\d+(?:\.\d+)?)")
+
+
+def _signal(change: StateChange) -> dict[str, float]:
+    """The alarm's signal at its state change, from the first datapoint its reason quotes."""
+    alarm = change.alarm
+    named = str(alarm.get("MetricName") or "") + " ".join(
+        str(q.get("Label") or q.get("Expression") or "") for q in alarm.get("Metrics") or []
+    )
+    panel = next((key for part, key in _SIGNAL_OF if part in named), None)
+    found = _DATAPOINT.search(change.reason or "")
+    return {panel: float(found.group(1))} if panel and found else {}
+
+
+def timeline_steps(replay: Replay) -> list[Any]:
+    """The replay as the demo's timeline draws it: a step per state change, with the decisions
+    made at it (and the checks until the next one) and the capacity after it."""
+    from demo import StepResult  # noqa: PLC0415  (the timeline's own step type)
+
+    steps: list[Any] = []
+    for index, step in enumerate(replay.steps):
+        began = step.change.time
+        ends = replay.steps[index + 1].change.time if index + 1 < len(replay.steps) else None
+        events = [
+            {"detail": {**decision, "timestamp": decision["time"], "alarm": {"name": decision["alarm"]}}}
+            for decision in replay.decisions
+            if began <= _when(decision["time"]) and (ends is None or _when(decision["time"]) < ends)
+        ]
+        key = f"{str(step.change.alarm['AlarmName']).removeprefix('printapp-remediation-')} {step.change.new}"
+        steps.append(StepResult(key, key, began, began, events, step.state, _signal(step.change)))
+    return steps
 
 
 # --------------------------------------------------------------------------- output
@@ -770,6 +1024,13 @@ def parse_args(argv: Sequence[str] | None, prog: str | None, description: str | 
         help="run a second configuration (these settings on top of --set) and show where the two differ",
     )
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    parser.add_argument("--png", type=Path, metavar="PATH", help="also draw the timeline, as the demo's, to PATH")
+    parser.add_argument(
+        "--stack",
+        default="printapp-remediation",
+        help="the deployed stack whose functions' settings and alarm topic the replay starts from "
+        "(read-only; default: %(default)s)",
+    )
     parser.add_argument(
         "--no-account",
         action="store_true",
@@ -812,6 +1073,31 @@ def _history(args: argparse.Namespace, client: Callable[[str], Any]) -> tuple[An
     return read_account_history(client, since, until)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every configuration of one command's replay shares: the state changes, the targets'
+    start, the deployment, the account's metrics and the window."""
+
+    changes: list[StateChange]
+    left_out: list[str]
+    start: Start
+    deployed: Deployed
+    metrics_from: Any
+    until: datetime | None
+
+    def __call__(self, settings: Mapping[str, str], *, record_state: bool = False) -> Replay:
+        return simulate(
+            self.changes,
+            overrides=settings,
+            start=self.start,
+            left_out=self.left_out,
+            deployed=self.deployed,
+            metrics_from=self.metrics_from,
+            until=self.until,
+            record_state=record_state,
+        )
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None, description: str | None = None) -> int:
     args = parse_args(argv, prog, description)
     _quiet_handlers()
@@ -820,28 +1106,43 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None, descript
         compared = {**overrides, **_settings(args.compare)} if args.compare else None
         client, _ = read_only_clients()
         history, alarms = _history(args, client)
+        start, deployed, metrics_from = Start(), Deployed(), None
+        if not args.no_account:
+            try:
+                deployed = read_deployed(client, args.stack)
+                names = {**deployed.environments.get("spike_handler", {}), **overrides}
+                start = read_start(client, names)
+                metrics_from = client("cloudwatch")
+            except (BotoCoreError, ClientError, LookupError, IndexError) as error:
+                start = Start(source=f"the runbook's everyday values (the account could not be read: {error})")
         try:
-            changes, left_out = state_changes(history, alarms)
+            changes, left_out = state_changes(history, alarms, deployed.topics)
         except (KeyError, ValueError, TypeError, AttributeError) as error:
             raise ReplayError(
                 "the history or alarms are not the AWS CLI's describe-alarm-history / describe-alarms output "
                 f"({type(error).__name__}: {error})"
             ) from error
-        start = Start()
-        if not args.no_account:
-            try:
-                start = read_start(client, overrides)
-            except (BotoCoreError, ClientError, LookupError, IndexError) as error:
-                start = Start(source=f"the runbook's everyday values (the account could not be read: {error})")
+        until = (_when(args.until) if args.until else datetime.now(UTC)) if args.since else None
+        run = _Run(changes, left_out, start, deployed, metrics_from, until)
+        replay = run(overrides, record_state=bool(args.png))
+        other = run(compared) if compared is not None else None
     except (ReplayError, BotoCoreError, ClientError) as error:
         print(f"replay: {error}", file=sys.stderr)
         return USAGE_ERROR
-    replay = simulate(changes, overrides=overrides, start=start, left_out=left_out)
     print(render(replay, args.format, len(changes)))
-    if compared is not None:
-        other = simulate(changes, overrides=compared, start=start, left_out=left_out)
+    if other is not None:
         print()
         print(render_comparison(replay, other, args.format))
+    if args.png:
+        from timeline import render_png  # noqa: PLC0415  (rich and matplotlib: only for the picture)
+
+        render_png(
+            timeline_steps(replay),
+            args.png,
+            title=f"What it would have done: {len(changes)} state changes replayed ({replay.source})",
+            time_axis=("hours since the first state change", 3600.0),
+        )
+        print(f"timeline: {args.png}", file=sys.stderr)
     return 0
 
 

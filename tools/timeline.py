@@ -342,6 +342,11 @@ class Console:
         self._plain(f"Audit events: {files['events']}")
         self._plain(f"Timeline PNG: {files['png']}")
 
+    def lines(self, lines: Sequence[str], *, bold_first: bool = False) -> None:
+        """Plain lines (a report), the first one bold if asked."""
+        for index, line in enumerate(lines):
+            self._plain(line, bold=bold_first and index == 0)
+
 
 _SUMMARY_COLUMNS = ("step", "decisions", "reserved concurrency", "stage cache", "DB class", "replicas")
 
@@ -590,8 +595,9 @@ def _value_at(series: Series, x: float) -> float | None:
 class _Story:
     """The results, as times in seconds since the story started, per panel."""
 
-    def __init__(self, results: Sequence[StepResult]) -> None:
+    def __init__(self, results: Sequence[StepResult], unit_seconds: float = 1.0) -> None:
         self.results = results
+        self.unit_seconds = unit_seconds
         self.start = _aware(results[0].started) if results else datetime.now(UTC)
         self.events: list[tuple[float, Mapping[str, Any]]] = []
         for result in results:
@@ -603,7 +609,8 @@ class _Story:
         self.events.sort(key=lambda e: e[0])
 
     def seconds(self, moment: datetime) -> float:
-        return (_aware(moment) - self.start).total_seconds()
+        """Time since the start, in the x axis' unit (seconds for the story, hours for a replay)."""
+        return (_aware(moment) - self.start).total_seconds() / self.unit_seconds
 
     def signal(self, key: str) -> Series:
         points = []
@@ -901,16 +908,31 @@ def _legend(figure: Figure, decisions: list[_Decision]) -> None:
     )
 
 
-def render_png(results: list[StepResult], path: Path) -> Path:
+#: More steps than this and their keys would be a grey smear under the bottom panel.
+_MOST_STEP_KEYS = 80
+STORY_TITLE = (
+    "PrintApp Remediation: the local story (signals scripted; capacity read back; "
+    "decisions from the deployed functions)"
+)
+
+
+def render_png(
+    results: list[StepResult],
+    path: Path,
+    *,
+    title: str = STORY_TITLE,
+    time_axis: tuple[str, float] = ("seconds since the story started", 1.0),
+) -> Path:
     """The signals against their thresholds, the capacity the remediation controls under them,
-    and every decision a marker on the panel it acted on, labelled with what it changed."""
+    and every decision a marker on the panel it acted on, labelled with what it changed.
+    `time_axis`: the x axis' label and its unit in seconds."""
     # Imported here: matplotlib is slow to import and only the PNG needs it.
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    story = _Story(results)
+    story = _Story(results, time_axis[1])
     lines = {key: story.signal(key) for key in SIGNALS} | {panel: story.capacity(panel) for panel in CAPACITY}
     decisions = _place(story, lines)
     end = story.end()
@@ -926,18 +948,15 @@ def render_png(results: list[StepResult], path: Path) -> Path:
 
     bottom = axes[PANELS[-1]]
     bottom.tick_params(labelbottom=False)
-    _step_keys(figure, bottom, story)
+    if len(results) <= _MOST_STEP_KEYS:
+        _step_keys(figure, bottom, story)
     seconds = grid[0].secondary_xaxis("top")
-    seconds.set_xlabel("seconds since the story started", fontsize=8)
+    seconds.set_xlabel(time_axis[0], fontsize=8)
     seconds.tick_params(labelsize=7)
     if not results:
         grid[0].text(0.5, 0.5, "no steps", transform=grid[0].transAxes, ha="center")
     _legend(figure, decisions)
-    figure.suptitle(
-        "PrintApp Remediation: the local story (signals scripted; capacity read back; decisions from the deployed "
-        "functions)",
-        fontsize=11,
-    )
+    figure.suptitle(title, fontsize=11)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     plt.close(figure)

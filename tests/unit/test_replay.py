@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +279,147 @@ def test_the_handlers_metrics_never_reach_the_replays_output() -> None:
     _replay()
 
     assert metrics.metric_set == {}
+
+
+# --- what CloudWatch would have sent, and to whom ----------------------------------------------
+
+
+def _history_of(*items: tuple[str, str, str, str]) -> dict[str, Any]:
+    return {
+        "AlarmHistoryItems": [
+            {
+                "AlarmName": f"{STACK}-{alarm}",
+                "Timestamp": time,
+                "HistoryItemType": "StateUpdate",
+                "HistorySummary": f"Alarm updated from {old} to {new}",
+                "HistoryData": json.dumps({"oldState": {"stateValue": old}, "newState": {"stateValue": new}}),
+            }
+            for alarm, time, old, new in items
+        ]
+    }
+
+
+def test_only_the_state_changes_cloudwatch_notified_the_topic_of_are_replayed() -> None:
+    alarms = json.loads(ALARMS.read_text())
+    silent = alarms["MetricAlarms"][2]  # db-cpu-warning
+    silent["OKActions"] = []
+    muted = alarms["MetricAlarms"][1]  # api-latency-critical
+    muted["ActionsEnabled"] = False
+    history = _history_of(
+        ("api-latency-warning", "2026-11-27T03:00:00Z", "INSUFFICIENT_DATA", "INSUFFICIENT_DATA"),
+        ("api-latency-warning", "2026-11-27T03:01:00Z", "OK", "ALARM"),
+        ("api-latency-critical", "2026-11-27T03:02:00Z", "OK", "ALARM"),
+        ("db-cpu-warning", "2026-11-27T03:03:00Z", "OK", "ALARM"),
+        ("db-cpu-warning", "2026-11-27T03:04:00Z", "ALARM", "OK"),
+    )
+    ours = "arn:aws:sns:us-east-1:123456789012:printapp-remediation-alarms"
+
+    changes, left_out = replay.state_changes(history, alarms, (ours,))
+
+    assert [(c.alarm["AlarmName"].removeprefix(f"{STACK}-"), c.new) for c in changes] == [
+        ("api-latency-warning", "ALARM"),
+        ("db-cpu-warning", "ALARM"),
+    ]
+    assert any("INSUFFICIENT_DATA → INSUFFICIENT_DATA is no change" in why for why in left_out)
+    assert any("api-latency-critical" in why and "actions are disabled" in why for why in left_out)
+    assert any("db-cpu-warning" in why and "no action for OK" in why for why in left_out)
+    # an alarm that notifies another topic reaches none of the handlers
+    assert replay.state_changes(history, alarms, ("arn:aws:sns:us-east-1:123456789012:someone-else",))[0] == []
+
+
+# --- the account: its metrics, its deployed stack ------------------------------------------------
+
+
+def test_the_triage_reads_the_windows_metrics_from_the_account(account: str) -> None:
+    # Given Lambda throttling in the account during the error-rate alarm's window
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=account, region_name="us-east-1")
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Throttles",
+                "Dimensions": [{"Name": "FunctionName", "Value": "printapp-api"}],
+                "Timestamp": datetime(2026, 11, 27, 3, minute, tzinfo=UTC),
+                "Value": 40.0,
+            }
+            for minute in (33, 34, 35)
+        ],
+    )
+    client, guard = replay.read_only_clients(boto3.Session(region_name="us-east-1"))
+    changes, left_out = replay.state_changes(json.loads(HISTORY.read_text()), json.loads(ALARMS.read_text()))
+
+    # When the history is replayed with the account's metrics
+    decisions = replay.simulate(changes, left_out=left_out, metrics_from=client("cloudwatch")).decisions
+
+    # Then the triage classifies by what the metrics were then, and does not call itself uncertain
+    (triage,) = [d for d in decisions if d["handler"] == "error_rate_triager"]
+    assert "throttl" in triage["reason"].lower()
+    assert "metricsMissing" not in triage
+    assert set(guard.calls) == {"GetMetricData"}
+
+
+def _deploy_stack(endpoint: str, name: str, environment: dict[str, str], topic: str) -> None:
+    """A stack with the template's spike handler function (logical id and all), in the account."""
+    template = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                },
+            },
+            "SpikeHandlerFunction": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Runtime": "python3.12",
+                    "Handler": "index.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": {"ZipFile": "def handler(event, context):\n    return None\n"},
+                    "Environment": {"Variables": environment},
+                },
+            },
+        },
+        "Outputs": {"AlarmTopicArn": {"Value": topic}},
+    }
+    boto3.client("cloudformation", endpoint_url=endpoint, region_name="us-east-1").create_stack(
+        StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
+    )
+
+
+def test_the_deployed_functions_settings_and_topic_decide(account: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given the spike handler deployed with a one-minute cooldown, listening on the alarms' topic
+    topic = "arn:aws:sns:us-east-1:123456789012:printapp-remediation-alarms"
+    _deploy_stack(account, STACK, {"COOLDOWN_SECONDS": "60"}, topic)
+
+    # When the history is replayed as deployed
+    assert replay.main(["--history", str(HISTORY), "--alarms", str(ALARMS), "--format", "json"]) == 0
+
+    # Then the critical alarm takes the bigger cache at once, as the deployed cooldown allows
+    decisions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert ("spike_handler", "applied", "set-stage-cache", None) in _at(decisions, "2026-11-27T03:05")
+
+    # and a stack listening on another topic would have heard none of these alarms
+    _deploy_stack(account, "elsewhere", {}, "arn:aws:sns:us-east-1:123456789012:elsewhere")
+    assert replay.main(["--history", str(HISTORY), "--alarms", str(ALARMS), "--stack", "elsewhere"]) == 0
+    report = capsys.readouterr().out
+    assert "0 state changes replayed, 0 decisions" in report
+    assert "no action for ALARM on the alarm topic" in report
+
+
+def test_png_draws_the_timeline(tmp_path: Path) -> None:
+    picture = tmp_path / "replay.png"
+
+    code = replay.main(["--history", str(HISTORY), "--alarms", str(ALARMS), "--no-account", "--png", str(picture)])
+
+    assert code == 0
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert picture.stat().st_size > 50_000
