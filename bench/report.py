@@ -18,6 +18,7 @@ SECTIONS = (
     "## 4. Alarm storm",
     "## 5. Layer size",
     "## 6. The closed loop in the local story",
+    "## 7. Replay speed",
     "## Missed goals: by how much, and why",
     "## Cheap fixes in the engine (measured here, not applied)",
     "## How to reproduce",
@@ -25,6 +26,8 @@ SECTIONS = (
 COLD_GOAL_BOTO3 = 1.5
 COLD_GOAL_C7N = 0.6
 WARM_GOAL = 1.3
+#: Issue 11: a two-week history replays in "seconds, not minutes".
+REPLAY_GOAL_SECONDS = 60
 #: The notes, relative to the report (both in docs/).
 NOTES = "BENCHMARKS-NOTES.md"
 
@@ -122,6 +125,16 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"{storm['baseline']['per_second']:.0f}/s: {_x(storm['ratio_throughput'])} the throughput",
                 f"exactly {storm['distinct']} decided",
                 _ok(storm["changes_decided"] == storm["distinct"]),
+            )
+        )
+    speed = results.get("replay")
+    if speed:
+        rows.append(
+            (
+                f"replay of a two-week history ({speed['changes']} state changes)",
+                f"{speed['seconds']:.0f} s: {speed['perSecond']:.1f} changes/s",
+                f"< {REPLAY_GOAL_SECONDS} s",
+                _ok(speed["seconds"] < REPLAY_GOAL_SECONDS),
             )
         )
     layer = results.get("layer")
@@ -330,6 +343,35 @@ def _loop_section(loop: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _replay_section(speed: dict[str, Any] | None) -> list[str]:
+    lines = ["## 7. Replay speed", ""]
+    if not speed:
+        return [*lines, "Not measured in this run (--skip-replay).", ""]
+    share = speed["awsSeconds"] / speed["seconds"] if speed["seconds"] else 0.0
+    per_change = speed["awsCalls"] / speed["changes"]
+    lines += [
+        f"`printapp-remediation replay` on a generated two-week history of the template's {speed['alarms']} runbook "
+        f"alarms (bench/replay_speed.py; seeded, no account): {speed['changes']} state changes, "
+        f"{speed['decisions']} decisions, through the real handlers in the in-process simulation (moto).",
+        "",
+    ]
+    lines += _table(
+        ("figure", "value"),
+        [
+            ("state changes replayed per second", f"{speed['perSecond']:.1f}"),
+            ("whole history", f"{speed['seconds']:.1f} s (goal < {REPLAY_GOAL_SECONDS} s)"),
+            (
+                "AWS calls into the simulation",
+                f"{speed['awsCalls']} ({per_change:.1f} a change)",
+            ),
+            ("share of the run spent in those calls", f"{share:.0%}"),
+            ("calls by service", ", ".join(f"{name} {count}" for name, count in speed["awsCallsByService"].items())),
+            ("decisions by outcome", ", ".join(f"{name} {count}" for name, count in speed["outcomes"].items())),
+        ],
+    )
+    return [*lines, ""]
+
+
 def _layer_section(layer: dict[str, Any] | None) -> list[str]:
     lines = ["## 5. Layer size", ""]
     if not layer:
@@ -351,6 +393,16 @@ def _layer_section(layer: dict[str, Any] | None) -> list[str]:
 def _missed(results: dict[str, Any]) -> list[str]:
     """Each missed goal with the figures that miss it; the why is in the notes."""
     missed: list[str] = []
+    speed = results.get("replay")
+    if speed and speed["seconds"] >= REPLAY_GOAL_SECONDS:
+        share = speed["awsSeconds"] / speed["seconds"]
+        missed.append(
+            f"**Replay speed**: {speed['changes']} state changes in {speed['seconds']:.0f} s "
+            f"({speed['seconds'] / REPLAY_GOAL_SECONDS:.1f}× the {REPLAY_GOAL_SECONDS} s goal); {share:.0%} of it in "
+            f"{speed['awsCalls'] / speed['changes']:.0f} moto calls a change, "
+            f"{speed['awsCallsByService'].get('dynamodb', 0) / speed['changes']:.1f} of them to the state table "
+            f"([why]({NOTES}#replay-speed))."
+        )
     cold, warm, storm, paths = results.get("cold"), results.get("warm"), results.get("storm"), results.get("calls")
     by = _cold(cold) if cold else {}
     spike, xray = by.get("spike_handler"), by.get("boto3_xray")
@@ -475,6 +527,7 @@ def render(results: dict[str, Any], command: str) -> str:
         *_storm_section(results.get("storm")),
         *_layer_section(results.get("layer")),
         *_loop_section(results.get("loop")),
+        *_replay_section(results.get("replay")),
         *_missed(results),
         *_fixes(results),
         "## How to reproduce",

@@ -1,4 +1,5 @@
-"""`make bench`: cold start, AWS calls per decision, warm time, an alarm storm, the layer size, the closed loop.
+"""`make bench`: cold start, AWS calls per decision, warm time, an alarm storm, the layer size, the closed loop,
+the replay's speed.
 
     .venv/bin/python bench/run.py [--c7n-python .venv-c7n/bin/python] [--output docs/BENCHMARKS.md]
 
@@ -72,6 +73,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-layer", action="store_true", help="no sam build / layer size")
     parser.add_argument("--skip-calls", action="store_true")
     parser.add_argument("--skip-loop", action="store_true", help="no closed-loop timing in the local story (ministack)")
+    parser.add_argument(
+        "--replay-changes", type=int, default=2000, help="replay speed: state changes in the generated history"
+    )
+    parser.add_argument("--skip-replay", action="store_true", help="no replay speed")
     return parser.parse_args(argv)
 
 
@@ -123,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["loop"] = loop.measure(log=log)
         except Exception as error:  # the local AWS missing: the rest still runs
             log(f"  closed loop: not measured: {error}")
+    if not args.skip_replay:
+        log("7. replay speed")
+        import replay_speed
+
+        with warm.quiet():
+            results["replay"] = replay_speed.measure(args.replay_changes, log=log)
     results["seconds"] = time.perf_counter() - started
     command = ".venv/bin/python bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     args.results.parent.mkdir(parents=True, exist_ok=True)

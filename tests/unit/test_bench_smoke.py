@@ -16,6 +16,7 @@ SECTIONS = (
     "## 3. Warm per-alarm time",
     "## 4. Alarm storm",
     "## 5. Layer size",
+    "## 7. Replay speed",
     "## Missed goals: by how much, and why",
     "## Cheap fixes in the engine (measured here, not applied)",
     "## How to reproduce",
@@ -34,6 +35,7 @@ def test_benchmark_runs_on_a_tiny_input_and_writes_the_report(tmp_path: Path) ->
         *("--warm-runs", "2", "--storm-changes", "2", "--storm-deliveries", "10"),
         "--skip-layer",
         "--skip-loop",
+        *("--replay-changes", "12"),
     ]
 
     # When it runs
@@ -48,5 +50,7 @@ def test_benchmark_runs_on_a_tiny_input_and_writes_the_report(tmp_path: Path) ->
     figures = json.loads(results.read_text())
     assert figures["storm"]["changes_decided"] == 2
     assert figures["storm"]["notifications"] == 20
+    assert figures["replay"]["changes"] == 12
+    assert figures["replay"]["decisions"] > 0
     duplicate = next(path for path in figures["calls"] if path["key"] == "duplicate")
     assert duplicate["calls"] == ["PutItem(idempotency#…)"]
