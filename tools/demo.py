@@ -8,7 +8,8 @@ the spike in dry-run; then the closed loop: a small model of the app answers eac
 verifier, fired by its one-time schedule, finds one spike verified, one ineffective that takes the
 critical cache step (then verified), one drifted, one rolled back. Every decision comes from the
 deployed functions through SNS, Scheduler and the audit bus; every before/after shown is read
-back from the emulator.
+back from the emulator. It ends by replaying the emulator's own alarm history of the first
+chapter (tools/fidelity.py) and setting each replayed decision beside the deployed one.
 
 What is emulated and what is not is in the README ("The local story").
 """
@@ -26,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import fidelity
+import replay
 from app_model import LATENCY_WARNING_MS, AppModel, publish
 from approve import approve
 from local_aws import ACCOUNT_ID, REGION, ROOT, LocalAws, audit_capture, drain
@@ -540,21 +543,37 @@ def subscribe_alarm_capture(aws: LocalAws, topic_arn: str) -> str:
     return url
 
 
+@dataclass
+class Played:
+    results: list[StepResult]
+    #: The story's alarm history replayed, decision by decision against the deployed functions.
+    fidelity: fidelity.Fidelity
+
+
 def run(
     aws: LocalAws,
     *,
     on_event: Callable[[dict[str, Any]], None] = lambda _: None,
     on_step: Callable[[str], None] = lambda _: None,
     progress: Callable[[str], None] = lambda _: None,
-) -> list[StepResult]:
-    """The whole story against a started local AWS. Used by `make demo` and the end-to-end test."""
+) -> Played:
+    """The whole story against a started local AWS, then the replay of its alarm history.
+    Used by `make demo` and the end-to-end test."""
     outputs, standins = deploy(aws, progress)
+    # What `printapp-remediation replay` reads of an account, read-only, as it was before the story.
+    read, guard = replay.read_only_clients(factory=aws.client)
+    before = fidelity.before_the_story(read, STACK)
     alarm_queue = subscribe_alarm_capture(aws, outputs["AlarmTopicArn"])
     with audit_capture(aws, outputs["AuditBusName"]) as audit_queue:
         story = Story(
             aws, outputs, standins, audit_queue=audit_queue, alarm_queue=alarm_queue, on_event=on_event, on_step=on_step
         )
-        return story.play()
+        results = story.play()
+    progress("replaying the local AWS's alarm history of the first chapter (read-only)")
+    since, until, actual = fidelity.chapter_window(results)
+    check = fidelity.compare(read, before, actual, since, until)
+    check.calls = list(guard.calls)
+    return Played(results, check)
 
 
 def write_outputs(results: list[StepResult], directory: Path) -> dict[str, Path]:
@@ -576,10 +595,11 @@ def main(argv: list[str] | None = None) -> int:
     with LocalAws() as aws:
         console.started(aws)
         with console.live() as live:
-            results = run(aws, on_event=live.add_event, on_step=live.add_step, progress=live.progress)
-        files = write_outputs(results, args.output)
-    console.summary(results, files)
-    return 0
+            played = run(aws, on_event=live.add_event, on_step=live.add_step, progress=live.progress)
+        files = write_outputs(played.results, args.output)
+    console.summary(played.results, files)
+    console.lines(played.fidelity.report(), bold_first=True)
+    return 1 if played.fidelity.mismatches else 0
 
 
 if __name__ == "__main__":

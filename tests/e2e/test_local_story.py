@@ -14,14 +14,20 @@ import pytest
 from jsonschema import Draft4Validator
 
 import demo
+from fidelity import CHAPTER
 from local_aws import LocalAws
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def story(local_aws: LocalAws) -> dict[str, demo.StepResult]:
-    return {result.key: result for result in demo.run(local_aws)}
+def played(local_aws: LocalAws) -> demo.Played:
+    return demo.run(local_aws)
+
+
+@pytest.fixture(scope="module")
+def story(played: demo.Played) -> dict[str, demo.StepResult]:
+    return {result.key: result for result in played.results}
 
 
 def outcomes(step: demo.StepResult) -> list[tuple[str, str | None]]:
@@ -211,3 +217,18 @@ def test_a_change_that_made_things_worse_is_rolled_back(story: dict[str, demo.St
     assert ("set-reserved-concurrency", "rolled-back", 1) in verdicts
     assert ("set-stage-cache", "verified", 1) in verdicts  # a cache cannot cause the function's errors
     assert step.state["reservedConcurrency"] == 100
+
+
+def test_a_replay_of_the_local_aws_history_decides_as_the_deployed_functions_did(played: demo.Played) -> None:
+    fidelity = played.fidelity
+    # the chapter's five state changes and the first OK after deploy, read back from DescribeAlarmHistory
+    assert fidelity.changes == 6
+    assert fidelity.mismatches == []
+    # decision by decision: every one the deployed functions made in the chapter, and nothing more
+    assert len(fidelity.rows) == sum(len(step.events) for step in played.results if step.key in CHAPTER)
+    assert ("printapp-remediation-db-cpu-critical", "ALARM", "db_cpu_handler", "step-up-instance-class") in {
+        key for key, _, _ in fidelity.rows
+    }
+    # and read-only, through the guard that refuses anything but Describe/Get/List
+    assert "DescribeAlarmHistory" in fidelity.calls
+    assert all(call.startswith(("Describe", "Get", "List")) for call in fidelity.calls)
