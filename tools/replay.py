@@ -864,15 +864,21 @@ def timeline_steps(replay: Replay) -> list[Any]:
 # --------------------------------------------------------------------------- output
 
 
-def _shown(value: Any) -> str:
-    if not value:
+_HIDDEN = frozenset({"cacheClusterStatus", "accountConcurrency", "unreservedAccountConcurrency", "status"})
+
+
+def _change(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
+    """What changed: the values that differ, before → after (all of them, if none differ)."""
+    if not after:
         return "–"
-    keep = {
-        k: v
-        for k, v in value.items()
-        if k not in {"cacheClusterStatus", "accountConcurrency", "unreservedAccountConcurrency", "status"}
-    }
-    return ", ".join(f"{k}={v}" for k, v in keep.items())
+    before = before or {}
+    shown_keys = [k for k in after if k not in _HIDDEN]
+    keys = [k for k in shown_keys if before.get(k) != after[k]] or shown_keys
+
+    def shown(values: Mapping[str, Any]) -> str:
+        return ", ".join(f"{k}={values.get(k)}" for k in keys)
+
+    return f"{shown(before)} → {shown(after)}"
 
 
 def _rows(decisions: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
@@ -884,7 +890,7 @@ def _rows(decisions: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
             d["handler"],
             d["outcome"] + (f" ({d['limit']})" if d["limit"] else ""),
             f"{d['action']} {d['target']}" if d["action"] else "–",
-            f"{_shown(d['before'])} → {_shown(d['after'])}" if d["after"] else "–",
+            _change(d["before"], d["after"]),
             d["reason"] + (" [decided without historical metrics]" if d.get("metricsMissing") else ""),
         )
         for d in decisions
