@@ -52,7 +52,10 @@ COMMANDS = {
         "replay",
         "what would it have done? an alarm history run through the real handlers, in a simulation",
         "the alarm history and the alarms' configuration (DescribeAlarmHistory, DescribeAlarms; or --history and "
-        "--alarms files), and the targets' starting configuration (Lambda, API Gateway, RDS: Get/Describe only)",
+        "--alarms files), the deployed stack's settings and alarm topic (CloudFormation DescribeStacks and "
+        "ListStackResources, Lambda GetFunctionConfiguration), the targets' starting configuration (Lambda, API "
+        "Gateway, RDS: Get/Describe only) and the window's metrics (CloudWatch GetMetricData); with --no-account, "
+        "only the files",
         "nothing: every client of the account refuses anything but Describe/Get/List; state and effects are "
         "simulated in-process",
     ),
