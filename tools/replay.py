@@ -7,17 +7,18 @@ Two phases, so that read-only is true by construction:
 1. Read (the account or emulator boto3 points at, through clients that refuse anything but
    Describe/Get/List): the alarm history (`DescribeAlarmHistory`, StateUpdate items, paginated)
    and the alarms' configuration (`DescribeAlarms`), unless files give them (the AWS CLI's JSON
-   output of `describe-alarm-history` and `describe-alarms`); and the targets' starting
-   configuration (reserved concurrency, account concurrency, stage cache, DB instance).
-2. Simulate, in an in-process moto world seeded with what was read: every state change, in time
-   order, rebuilt as the SNS notification CloudWatch sends, delivered to each handler whose
-   template filter policy matches, through the real decision logic, on a virtual clock set to the
-   change's time. State (the state table, the audit bus, schedules) and effects (a raise is seen
-   by the decisions after it) are the simulation's: cooldowns, hysteresis, only-raise, scale-down
-   restores, the storm breaker play out, and each applied raise's check fires at its time.
-
-Historical metrics (traffic, error-rate triage components) are not read yet: decisions that use
-them are marked `metricsMissing` instead of being presented as certain.
+   output of `describe-alarm-history` and `describe-alarms`); the deployed stack's functions'
+   environments (today's settings) and its alarm topic; and the targets' starting configuration
+   (reserved concurrency, account concurrency, stage cache, DB instance).
+2. Simulate, in an in-process moto world seeded with what was read: every state change CloudWatch
+   notified the alarm topic of, in time order, rebuilt as the SNS notification CloudWatch sends,
+   delivered to each handler whose template filter policy matches, through the real decision
+   logic with that handler's settings, on a virtual clock set to the change's time. State (the
+   state table, the audit bus, schedules) and effects (a raise is seen by the decisions after it)
+   are the simulation's: cooldowns, hysteresis, only-raise, scale-down restores, the storm breaker
+   play out, and each applied raise's check fires at its time. Historical metrics are the one
+   thing read during the simulation: GetMetricData goes to the account (read-only) for the window
+   a handler asks about; without an account, the decisions that needed them say `metricsMissing`.
 """
 
 from __future__ import annotations
