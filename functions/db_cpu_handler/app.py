@@ -1,19 +1,19 @@
 """Database CPU: warning → storage autoscaling and a read replica; critical → one class step up."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from remediation.runbooks.db_cpu import DbCpuRunbook
 from remediation.runner import handle
+from remediation.tracing import traced
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 RUNBOOK = DbCpuRunbook()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle(event, context, RUNBOOK)

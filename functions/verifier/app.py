@@ -4,19 +4,19 @@ Invoked by the one-time EventBridge Scheduler schedule the change created; emits
 Remediation Verified, Ineffective (then the next step or an escalation), Drifted, Rolled Back.
 """
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from remediation.tracing import traced
 from remediation.verifier import handle_verification, required_permissions
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 PERMISSIONS = required_permissions()
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return handle_verification(event, context)

@@ -79,6 +79,10 @@ class Settings(BaseModel):
     storm_max_actions: int = Field(10, alias="STORM_MAX_ACTIONS", ge=1)
     storm_window_seconds: PositiveSeconds = Field(900, alias="STORM_WINDOW_SECONDS")
 
+    #: The Powertools tracer (the X-Ray SDK: a subsegment per AWS call) around each handler. Off,
+    #: Lambda's active tracing still records every invocation, and no cold start pays for the SDK.
+    xray_sdk_tracing: bool = Field(False, alias="XRAY_SDK_TRACING")
+
     # Closed loop (SPEC §9): every applied raise is checked afterwards by the verifier.
     verify_schedule_group: str = Field("printapp-remediation-verify", alias="VERIFY_SCHEDULE_GROUP", min_length=1)
     #: Unset, nothing is scheduled and every Applied event says its change goes unverified.
@@ -130,7 +134,9 @@ class Settings(BaseModel):
     db_cpu_critical_percent: float = Field(80, alias="DB_CPU_CRITICAL_PERCENT", gt=0)
     s3_requests_critical_per_second: float = Field(200, alias="S3_REQUESTS_CRITICAL_PER_SECOND", gt=0)
 
-    _flags = field_validator("dry_run", "remediation_enabled", "scheduler_context_attributes", mode="before")(_flag)
+    _flags = field_validator(
+        "dry_run", "remediation_enabled", "scheduler_context_attributes", "xray_sdk_tracing", mode="before"
+    )(_flag)
 
     @field_validator("alarm_topic_arns", mode="before")
     @classmethod
