@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.envelopes import BaseEnvelope
-from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
 from botocore.utils import ArnParser, InvalidArnException
 from pydantic import (
     AliasChoices,
@@ -306,11 +303,20 @@ class AlarmDelivery:
     alarm: AlarmNotification
 
 
-class _SnsNotification(SnsNotificationModel):
-    # The strict Powertools model wants an unsubscribe URL; a notification without one
-    # is still a notification (local emulators omit or misspell it).
-    UnsubscribeUrl: Any = None  # type: ignore[assignment]
-    Timestamp: Any = None  # type: ignore[assignment]
+class _SnsNotification(_Lenient):
+    """The SNS notification of a Lambda event, as far as the runbook reads it.
+
+    Powertools' parser has this model, but importing any of the parser's package imports an
+    envelope and the models of every event source Lambda has: a tenth of a cold start, for one
+    model. The fields are Powertools' `SnsNotificationModel`'s; the URLs, signature and timestamp
+    are not read (local emulators omit or misspell them), the message is checked below.
+    """
+
+    Type: Literal["Notification"]
+    TopicArn: str
+    MessageId: str
+    Message: Any
+    Subject: str | None = None
 
 
 class _SnsRecord(_Lenient):
@@ -322,10 +328,10 @@ class _SnsEvent(_Lenient):
     Records: list[_SnsRecord] = Field(min_length=1)
 
 
-class AlarmSnsEnvelope(BaseEnvelope):
-    """Powertools envelope: SNS records in, `AlarmDelivery` objects out."""
+class AlarmSnsEnvelope:
+    """SNS records in, `AlarmDelivery` objects out."""
 
-    def parse(self, data: dict[str, Any] | Any | None, model: type[Any]) -> list[AlarmDelivery]:  # type: ignore[override]
+    def parse(self, data: dict[str, Any] | Any | None, model: type[AlarmNotification]) -> list[AlarmDelivery]:
         if not isinstance(data, dict):
             raise InvalidAlarmNotification(f"expected an SNS event object, got {type(data).__name__}")
         try:
@@ -334,7 +340,7 @@ class AlarmSnsEnvelope(BaseEnvelope):
             raise InvalidAlarmNotification(f"not an SNS event: {describe_validation(error)}") from error
         return [self._delivery(record.Sns, model) for record in envelope.Records]
 
-    def _delivery(self, sns: _SnsNotification, model: type[Any]) -> AlarmDelivery:
+    def _delivery(self, sns: _SnsNotification, model: type[AlarmNotification]) -> AlarmDelivery:
         context: dict[str, str | None] = {"topic_arn": sns.TopicArn, "message_id": sns.MessageId}
         message = sns.Message
         if not isinstance(message, str):
@@ -354,7 +360,7 @@ class AlarmSnsEnvelope(BaseEnvelope):
             raise InvalidAlarmNotification("message is JSON but not an object", **context)
         context["alarm_name"] = str(payload.get("AlarmName", "")) or None
         try:
-            alarm = self._parse(data=payload, model=model)
+            alarm = model.model_validate(payload)
         except ValidationError as error:
             raise InvalidAlarmNotification(
                 f"not a CloudWatch alarm notification: {describe_validation(error)}", **context
@@ -402,7 +408,7 @@ def parse_deliveries(event: object) -> list[AlarmDelivery]:
     """Parse a Lambda event from SNS. Raises `InvalidAlarmNotification`, never anything else."""
     event = scrubbed(event)
     try:
-        deliveries: list[AlarmDelivery] = parse(event=event, model=AlarmNotification, envelope=AlarmSnsEnvelope)  # type: ignore[call-overload]
+        deliveries = AlarmSnsEnvelope().parse(event, AlarmNotification)
     except InvalidAlarmNotification:
         raise
     except Exception as error:  # the parser's own envelope/model errors: still bad input
