@@ -135,10 +135,12 @@ def test_every_function_has_a_dlq_a_log_group_and_the_shared_layer(handler: str)
     assert template()["Globals"]["Function"]["Layers"] == [{"Ref": "RemediationLayer"}]
 
 
-def test_layer_is_built_by_sam_from_the_package_folder() -> None:
+def test_layer_is_built_by_sam_from_the_package_folder_with_its_makefile() -> None:
     layer = resources("AWS::Serverless::LayerVersion")["RemediationLayer"]
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/remediation"
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert layer["Properties"]["CompatibleRuntimes"] == [template()["Globals"]["Function"]["Runtime"]]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert "build-RemediationLayer:" in (ROOT / "layers" / "remediation" / "Makefile").read_text()
     assert not (ROOT / "layers" / "remediation" / "python").exists()
 
 
