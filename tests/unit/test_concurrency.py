@@ -16,6 +16,7 @@ from remediation.runbooks.base import Runbook
 from remediation.runbooks.db_cpu import DbCpuRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from remediation.runner import handle
+from remediation.state import StateStore
 from support.app import App, load_event
 from support.audit import by_outcome, for_action
 from support.fakes import FakeClock, LambdaContext
@@ -131,3 +132,38 @@ def test_latency_and_concurrency_alarms_at_once_raise_capacity_once(app: App, cl
             (d["alarm"]["name"].rsplit("-", 2)[-2], d["outcome"], d["limit"]) for d in for_action(events, action)
         )
         assert decided == [("concurrency", "skipped", "only-raise"), ("latency", "applied", None)]
+
+
+def test_a_completed_change_releases_its_lock_in_the_same_write_unless_it_was_taken_over(
+    app: App, clock: FakeClock
+) -> None:
+    store = StateStore(app.dynamodb, app.table, clock=clock)
+    lock = {"TableName": app.table, "Key": {"id": {"S": "lock#printapp-api"}}, "ConsistentRead": True}
+
+    # Given a lock held by this state change: completing its change releases it too
+    store.acquire_lock("printapp-api", "ours", ttl_seconds=60, wait_seconds=0)
+    assert store.complete(
+        "ours",
+        "set-reserved-concurrency",
+        "printapp-api",
+        raised_to={"reservedConcurrency": 200},
+        release_lock_of="ours",
+    )
+    assert "Item" not in app.dynamodb.get_item(**lock)
+
+    # Given one that expired and was taken over by another alarm: the change is still recorded,
+    # and the other's lock is left alone
+    store.acquire_lock("printapp-api", "ours", ttl_seconds=60, wait_seconds=0)
+    clock.advance(120)
+    store.acquire_lock("printapp-api", "theirs", ttl_seconds=60, wait_seconds=0)
+    assert not store.complete(
+        "ours",
+        "set-reserved-concurrency",
+        "printapp-api",
+        raised_to={"reservedConcurrency": 300},
+        release_lock_of="ours",
+    )
+    assert app.dynamodb.get_item(**lock)["Item"]["owner"] == {"S": "theirs"}
+    raised = store.last_raise("set-reserved-concurrency", "printapp-api")
+    assert raised is not None
+    assert raised.raised_to == {"reservedConcurrency": 300}

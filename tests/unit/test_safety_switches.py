@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from botocore.client import BaseClient
 
 from remediation.errors import LockHeld
 from remediation.runbooks.spike import SpikeRunbook
@@ -80,6 +82,50 @@ def test_storm_breaker_escalates_instead_of_acting(app: App, invoke) -> None:
     assert escalated["limit"] == "storm-breaker"
     assert escalated["action"]["name"] == "set-stage-cache"
     assert [e["detail-type"] for e in events].count("Escalation Required") == 1
+
+
+def test_a_run_that_applies_two_actions_counts_them_with_one_storm_write(
+    app: App, invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given every state-table write recorded as it leaves botocore
+    writes: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: Any) -> Any:
+        if operation == "UpdateItem" and params.get("Key", {}).get("id", {}).get("S", "").startswith("storm#"):
+            writes.append(operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+
+    # When a spike applies both of its actions
+    invoke(SPIKE, load_event("latency-warning"))
+
+    # Then both are counted, in one write
+    assert len(by_outcome(app.audit_events(), "applied")) == 2
+    assert writes == ["UpdateItem"]
+    window = app.dynamodb.scan(
+        TableName=app.table,
+        ScanFilter={"id": {"AttributeValueList": [{"S": "storm#"}], "ComparisonOperator": "BEGINS_WITH"}},
+    )
+    assert len(window["Items"][0]["actions"]["SS"]) == 2
+
+
+def test_with_room_for_one_more_the_first_action_gets_it_and_the_second_escalates(
+    app: App, invoke, clock: FakeClock
+) -> None:
+    # Given a budget of two per window, one of them taken by another alarm's change
+    StateStore(app.dynamodb, app.table, clock=clock).consume_storm_budget(
+        "another-state-change#set-stage-cache", window_seconds=900, max_actions=2
+    )
+
+    # When a spike wants two changes
+    invoke(SPIKE, load_event("latency-warning"), STORM_MAX_ACTIONS=2)
+
+    # Then the first is applied, the second escalated: the run's one write could not take both
+    assert app.reserved_concurrency() == 200
+    assert app.stage_cache() == (False, None)
+    assert only(by_outcome(app.audit_events(), "escalated"))["limit"] == "storm-breaker"
 
 
 def test_a_target_locked_by_another_alarm_fails_the_invocation_so_lambda_retries(

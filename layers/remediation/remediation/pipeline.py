@@ -25,9 +25,9 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
@@ -50,7 +50,7 @@ from remediation.errors import (
     mark_audited,
     outcome_for,
 )
-from remediation.intents import Act, Report
+from remediation.intents import Report
 from remediation.schedule import run_scope, schedule_check
 from remediation.settings import ApprovalMode
 from remediation.state import FixedPlan, RaiseRecord, RunRecord
@@ -98,6 +98,9 @@ class Run:
     round: int = 1
     #: On the verifier's runs: the applied decision it checks (decisionId, action, round).
     verifies: tuple[str, str, int] | None = None
+    #: What this run last read or applied of a shared target (`Action.shared_read`): the database
+    #: actions of one run read the instance once, each next one starting from the last's after.
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def correlation_id(self) -> str:
@@ -289,7 +292,13 @@ def recall_fixed_plan(step: Step) -> Decision | None:
 
 
 def read_before(step: Step) -> None:
+    shared = step.action.shared_read()
+    if shared is not None and shared in step.run.seen:
+        step.before = dict(step.run.seen[shared])
+        return
     step.before = step.action.read(step.params)
+    if shared is not None:
+        step.run.seen[shared] = dict(step.before)
 
 
 def converge(step: Step) -> Decision | None:
@@ -475,6 +484,8 @@ def apply(step: Step) -> Decision:
     assert step.plan is not None
     after = step.action.apply(step.plan, step.params)
     step.storm_counted = False  # applied: it stays counted whatever happens next
+    if (shared := step.action.shared_read()) is not None:
+        step.run.seen[shared] = dict(after)
     step.run.runtime.audit.capacity(step.action.capacity(after))
     applied = step.decision(step.applies_as, step.because + step.plan.summary, after=after)
     try:
@@ -489,8 +500,9 @@ def apply(step: Step) -> Decision:
 
 
 def _complete(step: Step) -> dict[str, Any] | None:
-    """After the change: its check scheduled (a raise), then its record completed. In that order,
-    so a change recorded as complete always has its check; both are idempotent for a retry."""
+    """After the change: its check scheduled (a raise), then its record completed and its lock
+    released, in one write. In that order, so a change recorded as complete always has its
+    check; both are idempotent for a retry."""
     run, action = step.run, step.action
     assert step.fixed is not None
     verification = None
@@ -506,7 +518,7 @@ def _complete(step: Step) -> dict[str, Any] | None:
             now=run.runtime.clock(),
         )
     after = step.plan.after if step.plan else step.fixed.after
-    run.runtime.state.complete(
+    released = run.runtime.state.complete(
         run.scope,
         action.name,
         action.target(),
@@ -518,7 +530,12 @@ def _complete(step: Step) -> dict[str, Any] | None:
         )
         if step.applies_as is Outcome.ROLLED_BACK
         else None,
+        # The lock goes in the same write: a completed change leaves no lock behind to release.
+        release_lock_of=run.scope if step.locked else None,
     )
+    if released:
+        step.locked = False
+        run.released.add(action.target())
     return verification
 
 
@@ -530,7 +547,8 @@ def _with_verification(decision: Decision, step: Step, verification: Mapping[str
     return replace(decision, evidence={**evidence, "verification": dict(verification)})
 
 
-GUARDS: tuple[Guard, ...] = (
+#: What decides whether a step acts: every guard up to the storm breaker.
+DECIDING: tuple[Guard, ...] = (
     take_lock,
     recall_fixed_plan,
     read_before,
@@ -542,11 +560,10 @@ GUARDS: tuple[Guard, ...] = (
     check_kill_switch,
     stop_if_dry_run,
     ask_approval,
-    consume_storm_budget,
-    record_baseline,
-    fix_plan,
-    apply,
 )
+#: What acting is, once the storm breaker counted the step.
+ACTING: tuple[Guard, ...] = (record_baseline, fix_plan, apply)
+GUARDS: tuple[Guard, ...] = (*DECIDING, consume_storm_budget, *ACTING)
 
 
 # --- running intents -----------------------------------------------------------------------
@@ -554,39 +571,99 @@ GUARDS: tuple[Guard, ...] = (
 
 def execute(run: Run, intent: Intent) -> None:
     """Audit a report, or run an action through every guard; never raises (failures are kept)."""
-    if isinstance(intent, Report):
-        action = ActionRef(*intent.action) if intent.action else None
-        run.record(
-            Decision(
-                intent.outcome,
-                intent.reason,
-                action=action,
-                before=intent.before,
-                limit=intent.limit,
-                evidence=intent.evidence,
-                decision_id=intent.decision_id,
-            )
+    execute_all(run, [intent])
+
+
+def execute_all(run: Run, intents: Sequence[Intent]) -> None:
+    """A run's intents, in order: reports audited; each action decided through the guards; the
+    storm breaker counts the actions about to be applied in one write; then each is applied.
+
+    Actions on different targets are decided together, then applied together. An action on a
+    target an earlier one of the run is about to change waits for that change and decides on
+    what it left (a database step after a database step). Never raises (failures are kept);
+    each step's lock is held from its decision to its end."""
+    batch: list[Step] = []
+    for intent in intents:
+        if isinstance(intent, Report):
+            _report(run, intent)
+            continue
+        runtime = run.runtime
+        step = Step(
+            run,
+            intent.action(runtime.clients, runtime.settings),
+            intent.params,
+            applies_as=intent.applies_as,
+            because=intent.because,
         )
-        return
-    _run_action(run, intent)
+        if any(ready.action.target() == step.action.target() for ready in batch):
+            _act(batch)
+            batch = []
+        if _through(step, DECIDING) == "passed":
+            batch.append(step)
+        else:
+            _release_lock(step)
+    _act(batch)
 
 
-def _run_action(run: Run, act: Act) -> None:
-    runtime = run.runtime
-    step = Step(
-        run, act.action(runtime.clients, runtime.settings), act.params, applies_as=act.applies_as, because=act.because
+def _act(ready: Sequence[Step]) -> None:
+    """Steps that passed every deciding guard: counted by the storm breaker (in one write when
+    there are several), then applied, each lock released at its step's end."""
+    counted = _count_together(ready) if len(ready) > 1 else []
+    for step in ready:
+        if _through(step, ACTING if step in counted else (consume_storm_budget, *ACTING)) == "failed":
+            # Whatever a failed change left, the next step on this target reads it afresh.
+            step.run.seen.pop(step.action.shared_read() or "", None)
+        _release_lock(step)
+
+
+def _report(run: Run, intent: Report) -> None:
+    action = ActionRef(*intent.action) if intent.action else None
+    run.record(
+        Decision(
+            intent.outcome,
+            intent.reason,
+            action=action,
+            before=intent.before,
+            limit=intent.limit,
+            evidence=intent.evidence,
+            decision_id=intent.decision_id,
+        )
     )
+
+
+def _through(step: Step, guards: Sequence[Guard]) -> Literal["passed", "decided", "failed"]:
+    """Run `step` through `guards`: it passed them all (nothing decided yet), or one decided, or
+    one failed (audited)."""
     try:
-        for guard in GUARDS:
+        for guard in guards:
             decision = guard(step)
             if decision is not None:
-                run.record(decision)
-                break
+                step.run.record(decision)
+                return "decided"
     except Exception as error:  # a limit, an escalation, or AWS refusing: all audited
-        run.record_error(error, step.ref(), step.before)
+        step.run.record_error(error, step.ref(), step.before)
         _give_back_storm_budget(step)
-    finally:
-        _release_lock(step)
+        return "failed"
+    return "passed"
+
+
+def _count_together(steps: Sequence[Step]) -> list[Step]:
+    """The storm breaker counts the run's actions about to be applied in one write, when the
+    window has room for all of them; otherwise (or if that write fails) each is counted on its
+    own, in order, so the first ones still get the budget there is."""
+    settings = steps[0].settings
+    try:
+        steps[0].run.runtime.state.consume_storm_budget_for(
+            [step.storm_key for step in steps],
+            window_seconds=settings.storm_window_seconds,
+            max_actions=settings.storm_max_actions,
+        )
+    except Exception:  # not room for all, or the write failed: counted one by one instead
+        logger.info("storm budget not taken for the run at once; counting each action", exc_info=True)
+        return []
+    for step in steps:
+        step.storm_counted = True
+    return list(steps)
 
 
 def _give_back_storm_budget(step: Step) -> None:

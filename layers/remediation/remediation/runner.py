@@ -23,7 +23,7 @@ from remediation.clients import Clients
 from remediation.errors import AlarmRejected, Limit, NotApplicable, Outcome, UnknownAlarm, was_audited
 from remediation.intents import Intent, Report, Situation
 from remediation.observe import observe
-from remediation.pipeline import Run, execute
+from remediation.pipeline import Run, execute_all
 from remediation.runtime import Runtime
 from remediation.settings import Settings
 from remediation.signals import Recognised, recognise, reconcile
@@ -130,8 +130,7 @@ def _handle_delivery(
         run = Run(runtime, alarm, recognised.level)
         try:
             run.recall()
-            for intent in _decide(run, runbook, recognised):
-                execute(run, intent)
+            execute_all(run, _decide(run, runbook, recognised))
             run.release_owed_locks()
         except Exception as error:  # a read failed before anything was decided
             run.record_error(error)

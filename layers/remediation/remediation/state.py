@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -276,10 +276,14 @@ class StateStore:
         raised_to: Mapping[str, Any] | None,
         clear_baseline: bool = False,
         hold: tuple[float, str] | None = None,
-    ) -> None:
+        release_lock_of: str | None = None,
+    ) -> bool:
         """After a change took effect, in one transaction: the plan is applied; a raise is
         remembered, with what it raised to (cooldown, hysteresis, stale baselines); a restore
-        consumes its baseline."""
+        consumes its baseline; and the target's lock held by `release_lock_of` is released.
+
+        Returns whether the lock went with it: a lock that expired and was taken over since is
+        not ours to delete, and then the rest is written without it (one more call, rarely)."""
         now = self.now()
         items: list[TransactWriteItemTypeDef] = [
             {
@@ -330,7 +334,28 @@ class StateStore:
             )
         if clear_baseline:
             items.append({"Delete": {"TableName": self._table, "Key": {"id": {"S": f"baseline#{action}#{target}"}}}})
-        self._dynamodb.transact_write_items(TransactItems=items)
+        if release_lock_of is None:
+            self._dynamodb.transact_write_items(TransactItems=items)
+            return False
+        release: TransactWriteItemTypeDef = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": {"id": {"S": f"lock#{target}"}},
+                "ConditionExpression": "attribute_not_exists(id) OR #owner = :owner",
+                "ExpressionAttributeNames": {"#owner": "owner"},
+                "ExpressionAttributeValues": {":owner": {"S": release_lock_of}},
+            }
+        }
+        try:
+            self._dynamodb.transact_write_items(TransactItems=[*items, release])
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+            if not reasons or reasons[-1].get("Code") != "ConditionalCheckFailed":
+                raise
+            # Taken over after it expired: the bookkeeping is written, the lock left to its holder.
+            self._dynamodb.transact_write_items(TransactItems=items)
+            return False
+        return True
 
     # --- approval requests (manual mode) -------------------------------------------------
 
@@ -489,6 +514,37 @@ class StateStore:
                 raise StormBreakerTripped(
                     f"storm breaker: {max_actions} actions already applied in this {window_seconds}s window; "
                     "a human should look before anything else changes"
+                ) from error
+            raise
+
+    def consume_storm_budget_for(self, keys: Sequence[str], *, window_seconds: int, max_actions: int) -> None:
+        """Count several applied actions of one run in one write, when the window has room for
+        all of them (or all are counted already: a retry). Raises `StormBreakerTripped` when it
+        has not; the caller then counts them one by one, so the first still get what is left."""
+        if len(keys) > max_actions:  # an empty window (no `actions` yet) would take them all
+            raise StormBreakerTripped(f"storm breaker: {len(keys)} actions are more than {max_actions} per window")
+        window_start = self._storm_window(window_seconds)
+        names = {f":k{index}": {"S": key} for index, key in enumerate(keys)}
+        every_one_counted = " AND ".join(f"contains(actions, {name})" for name in names)
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"id": {"S": f"storm#{window_start}"}},
+                UpdateExpression="ADD actions :keys SET expiration = :expiration",
+                ConditionExpression=(
+                    f"attribute_not_exists(actions) OR size(actions) <= :room OR ({every_one_counted})"
+                ),
+                ExpressionAttributeValues={
+                    ":keys": {"SS": list(keys)},
+                    ":expiration": {"N": str(window_start + 2 * window_seconds)},
+                    ":room": {"N": str(max_actions - len(keys))},
+                    **names,
+                },
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                raise StormBreakerTripped(
+                    f"storm breaker: no room for {len(keys)} more actions in this {window_seconds}s window"
                 ) from error
             raise
 

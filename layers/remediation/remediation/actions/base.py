@@ -90,6 +90,11 @@ class Action(ABC, Generic[P]):
     def read(self, params: P) -> dict[str, Any]:
         """The current state of the target (the `before`)."""
 
+    def shared_read(self) -> str | None:
+        """A name for what `read` reads when other actions read the same (and `apply` returns it
+        whole, as it is after the change): a run then reads it once and passes it on."""
+        return None
+
     @abstractmethod
     def plan(self, before: Mapping[str, Any], params: P) -> Plan:
         """Decide the change. Raises a `LimitReached` when nothing may change."""

@@ -53,3 +53,6 @@ class DatabaseAction(Action[P]):
 
     def read(self, params: P) -> dict[str, Any]:
         return instance_state(describe_instance(self.clients.rds, self.target()))
+
+    def shared_read(self) -> str | None:
+        return f"rds:{self.target()}"
