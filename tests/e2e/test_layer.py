@@ -36,7 +36,9 @@ def test_the_built_layer_is_compiled_pruned_and_loads(local_aws: LocalAws) -> No
     compiled = {path.parent.parent / (path.name.split(".")[0] + ".py") for path in site.rglob("*.cpython-312.pyc")}
     assert sources
     assert set(sources) <= compiled
-    flags = int.from_bytes((site / "remediation" / "__pycache__" / "runner.cpython-312.pyc").read_bytes()[4:8])
+    flags = int.from_bytes(
+        (site / "remediation" / "__pycache__" / "runner.cpython-312.pyc").read_bytes()[4:8], "little"
+    )
     assert flags == 0b01, "hash-based and unchecked (PEP 552)"
     # botocore keeps the models of the services the engine calls, and no other
     models = {path.name for path in (site / "botocore" / "data").iterdir() if path.is_dir()}
