@@ -8,10 +8,11 @@ so that they share the machine's noise.
 
 Two layouts of the layer are measured:
 - "with .pyc": the layer's dependencies from .venv, as pip installed them (bytecode cached), and
-  the `remediation` package compiled ahead. The best case.
-- "as deployed": the layer as `sam build` ships it: its packages without any .pyc, in front of
-  the runtime's boto3 (which has them). /opt is read-only in Lambda, so every cold start
-  compiles the layer's modules from source; this variant does the same.
+  the `remediation` package compiled ahead, under this interpreter.
+- "as deployed": the layer exactly as `sam build` ships it (.aws-sam/build/RemediationLayer:
+  layers/remediation/Makefile's pinned wheels, compiled ahead for python3.12, pruned), loaded by
+  python3.12, the functions' runtime. Its floor is `import boto3` from the same layer by the same
+  python3.12, so the ratio compares like with like.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections import defaultdict
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_aws import LocalAwsError, python312_dirs
 from world import LAYER, ROOT, template_environment
 
 CHILD = Path(__file__).with_name("coldstart_child.py")
@@ -41,15 +42,16 @@ C7N_RESOURCES = ["aws.lambda", "aws.rds", "aws.rest-stage"]
 #: Imports whose whole cost (children included) the report quotes from the -X importtime run.
 PROFILED_IMPORTS = (
     "boto3",
-    "aws_xray_sdk.core",
-    "aws_lambda_powertools.utilities.parser",
+    "pydantic",
+    "aws_lambda_powertools.logging",
     "aws_lambda_powertools.utilities.idempotency",
     "remediation.alarm",
+    "remediation.contract",
+    "remediation.settings",
     "remediation.actions",
     "remediation.actions.instance_class",
     "remediation.actions.read_replica",
     "remediation.actions.storage_autoscaling",
-    "remediation.settings",
 )
 BUILT_LAYER = ROOT / ".aws-sam" / "build" / "RemediationLayer" / "python"
 
@@ -101,23 +103,25 @@ def _copy_without_bytecode(source: Path, target: Path) -> None:
 
 
 def prepare_layouts(workdir: Path, *, deployed_wanted: bool = True) -> dict[str, Path | None]:
-    """The two layer layouts. `deployed` is None when no built layer says what the layer holds."""
+    """The two layer layouts. `as-deployed` is None without a built layer (or a python3.12)."""
     compiled = workdir / "with-pyc"
     compiled.mkdir()
     _copy_without_bytecode(LAYER / "remediation", compiled / "remediation")
     compileall.compile_dir(str(compiled), quiet=1, legacy=False)
-    deployed: Path | None = None
-    if deployed_wanted and BUILT_LAYER.is_dir():
-        deployed = workdir / "as-deployed"
-        deployed.mkdir()
-        site_packages = Path(sysconfig.get_paths()["purelib"])
-        for entry in sorted(BUILT_LAYER.iterdir()):
-            # This interpreter's build of each package the built layer holds (the built one is
-            # for python3.12's ABI); the layer's own package from source.
-            source = LAYER / entry.name if entry.name == "remediation" else site_packages / entry.name
-            if source.exists():
-                _copy_without_bytecode(source, deployed / entry.name)
-    return {"with-pyc": compiled, "as-deployed": deployed}
+    deployed = BUILT_LAYER if deployed_wanted and BUILT_LAYER.is_dir() and _python312() else None
+    uncompiled = None
+    if deployed is not None:
+        # What the layer's bytecode buys: the same layer without it (as `sam build` used to ship it).
+        uncompiled = workdir / "as-deployed-without-pyc"
+        _copy_without_bytecode(deployed, uncompiled)
+    return {"with-pyc": compiled, "as-deployed": deployed, "as-deployed-without-pyc": uncompiled}
+
+
+def _python312() -> str | None:
+    try:
+        return str(Path(python312_dirs()[0]) / "python3.12")
+    except LocalAwsError:
+        return None
 
 
 def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: tuple[str, ...]) -> list[Subject]:
@@ -142,27 +146,59 @@ def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: 
                 {"kind": "file", "path": str(code / "app.py"), "sys_path": [str(code), str(compiled)]},
             )
         )
-    # What the X-Ray SDK adds on top of boto3 (Powertools loads it even with tracing disabled,
-    # so a handler "without it" cannot be measured without changing the handler).
+    # What XRAY_SDK_TRACING=true would add to a cold start: the X-Ray SDK, on top of boto3.
     found.append(
         Subject(
             "boto3_xray",
-            "`import boto3, aws_xray_sdk.core` (what the X-Ray SDK adds)",
+            "`import boto3, aws_xray_sdk.core` (what XRAY_SDK_TRACING=true adds)",
             python,
             {"kind": "modules", "modules": ["boto3", "aws_xray_sdk.core"]},
         )
     )
-    deployed = layouts["as-deployed"]
-    if deployed is not None and "spike_handler" in handlers:
-        code = ROOT / "functions" / "spike_handler"
+    deployed, python312 = layouts["as-deployed"], _python312()
+    if deployed is not None and python312:
         found.append(
             Subject(
-                "spike_handler_deployed",
-                "`spike_handler` as deployed (layer without .pyc, as sam build ships it)",
-                python,
-                {"kind": "file", "path": str(code / "app.py"), "sys_path": [str(code), str(deployed)]},
+                "boto3_deployed",
+                "`import boto3` from the built layer, python3.12 (the floor as deployed)",
+                python312,
+                {"kind": "modules", "modules": ["boto3"], "sys_path": [str(deployed)]},
             )
         )
+        found.append(
+            Subject(
+                "parser_deployed",
+                "`import boto3, aws_lambda_powertools.utilities.parser` from the built layer (the parser no "
+                "handler imports now)",
+                python312,
+                {
+                    "kind": "modules",
+                    "modules": ["boto3", "aws_lambda_powertools.utilities.parser"],
+                    "sys_path": [str(deployed)],
+                },
+            )
+        )
+        uncompiled = layouts.get("as-deployed-without-pyc")
+        if uncompiled is not None and "spike_handler" in handlers:
+            code = ROOT / "functions" / "spike_handler"
+            found.append(
+                Subject(
+                    "spike_handler_deployed_without_pyc",
+                    "`spike_handler` from the built layer without its .pyc (what the bytecode buys)",
+                    python312,
+                    {"kind": "file", "path": str(code / "app.py"), "sys_path": [str(code), str(uncompiled)]},
+                )
+            )
+        for handler in handlers:
+            code = ROOT / "functions" / handler
+            found.append(
+                Subject(
+                    f"{handler}_deployed",
+                    f"`{handler}` as deployed (the built layer, python3.12)",
+                    python312,
+                    {"kind": "file", "path": str(code / "app.py"), "sys_path": [str(code), str(deployed)]},
+                )
+            )
     if c7n_python:
         found.append(
             Subject(
@@ -248,8 +284,9 @@ def measure(
 ) -> dict[str, Any]:
     environment = child_environment()
     with tempfile.TemporaryDirectory(prefix="bench-layer-") as workdir:
-        layouts = prepare_layouts(Path(workdir), deployed_wanted=not only or "spike_handler_deployed" in only)
-        found = [s for s in subjects(layouts, c7n_python, handlers) if not only or s.key in only or s.key == "boto3"]
+        layouts = prepare_layouts(Path(workdir), deployed_wanted=not only or any("_deployed" in k for k in only))
+        floors = ("boto3", "boto3_deployed")
+        found = [s for s in subjects(layouts, c7n_python, handlers) if not only or s.key in only or s.key in floors]
         if runs > 1:
             for subject in found:  # one untimed run each: the page cache is warm for everyone
                 _run_child(subject, environment)
@@ -266,16 +303,18 @@ def measure(
                 if subject.key in ("spike_handler", "spike_handler_deployed"):
                     profiles[subject.key] = import_profile(subject, environment)
     by_key = {subject.key: subject.summary() for subject in found}
-    floor = by_key["boto3"]["median_s"]
     c7n = by_key.get("c7n", {}).get("median_s")
-    for summary in by_key.values():
-        summary["vs_boto3"] = summary["median_s"] / floor
+    for key, summary in by_key.items():
+        # As deployed, against `import boto3` as deployed: the same python3.12, the same layer.
+        floor = "boto3_deployed" if "_deployed" in key and "boto3_deployed" in by_key else "boto3"
+        summary["floor"] = floor
+        summary["vs_boto3"] = summary["median_s"] / by_key[floor]["median_s"]
         summary["vs_c7n"] = summary["median_s"] / c7n if c7n else None
     return {
         "runs": runs,
         "subjects": list(by_key.values()),
         "profiles": profiles,
-        "deployed_layout": any(subject.key == "spike_handler_deployed" for subject in found),
+        "deployed_layout": any(subject.key.endswith("_deployed") for subject in found),
         "c7n": c7n_python is not None,
         "c7n_version": _c7n_version(c7n_python),
     }

@@ -18,7 +18,7 @@ SECTIONS = (
     "## 5. Layer size",
     "## 7. Replay speed",
     "## Missed goals: by how much, and why",
-    "## Cheap fixes in the engine (measured here, not applied)",
+    "## What each change bought",
     "## How to reproduce",
 )
 
