@@ -62,8 +62,8 @@ def weigh(root: Path = BUILD, top: int = 10) -> dict[str, Any]:
         "zipped_bytes": len(zipped.getvalue()),
         "files": len(files),
         "pyc_files": pyc,
-        # botocore packages in the layer: one, pinned on purpose (a second came with the X-Ray SDK)
-        "botocore_copies": sum(1 for path in root.rglob("botocore/__init__.py")),
+        # botocore distributions in the layer: one, pinned on purpose (not one per dependency asking)
+        "botocore_copies": sum(1 for path in site.glob("botocore-*.dist-info")),
         "py_files": sum(1 for path in files if path.suffix == ".py"),
         "packages": sorted(per_package.items(), key=lambda item: -item[1])[:top],
         "package_count": len(per_package),

@@ -524,6 +524,7 @@ def simulate(
         simulation = _Simulation(changes, replay, deployed, metrics_from)
         for change in changes:
             simulation.fire_checks(change.time.timestamp())
+            simulation.world.expire(change.time.timestamp())
             simulation.deliver(change)
             if record_state:
                 replay.steps.append(Step(change, simulation.read_back()))
@@ -764,13 +765,33 @@ class _World:
         rds.modify_db_instance(
             DBInstanceIdentifier=standins.db_instance_id, DBInstanceClass=start.instance_class, ApplyImmediately=True
         )
-        client("dynamodb").create_table(
+        self.dynamodb: Any = client("dynamodb")
+        self._expired_at = 0.0
+        self.dynamodb.create_table(
             TableName=self.TABLE,
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
         self.scheduler.create_schedule_group(Name=self.GROUP)
+
+    def expire(self, now: float) -> None:
+        """DynamoDB's TTL, on the virtual clock, once a simulated hour: items whose `expiration`
+        has passed are deleted (AWS deletes them within days; the engine reads none as valid).
+        Without it a two-week history piles up a fortnight of idempotency and run records, and
+        every transaction in moto copies the whole table."""
+        if now - self._expired_at < 3600:
+            return
+        self._expired_at = now
+        dynamodb = self.dynamodb
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=self.TABLE,
+            FilterExpression="expiration < :now",
+            ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            ProjectionExpression="id",
+        ):
+            for item in page.get("Items", []):
+                dynamodb.delete_item(TableName=self.TABLE, Key={"id": item["id"]})
 
     def put_alarms(self, alarms: Iterable[Mapping[str, Any]]) -> None:
         """The history's alarms, as configured (their state follows the history)."""
@@ -791,7 +812,8 @@ class _World:
     def due(self, until: float) -> Iterator[tuple[float, dict[str, Any]]]:
         """The checks whose time has come, in time order; each fires once, then is deleted
         (ActionAfterCompletion DELETE). One that no longer exists (deleted by a handler) is dropped."""
-        while ready := sorted((at, name) for name, at in self.pending.items() if at <= until):
+        # Due at the same second: in the order they were scheduled (stable sort), as run to run.
+        while ready := sorted(((at, name) for name, at in self.pending.items() if at <= until), key=lambda e: e[0]):
             at, name = ready[0]
             del self.pending[name]
             try:
