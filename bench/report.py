@@ -506,7 +506,7 @@ def _changes(results: dict[str, Any]) -> list[str]:
         ),
         (
             "6. Read the database once per run",
-            "not applied",
+            "applied, but for the replica's read-back",
             ", ".join(f"`{call}` {n}× on DB warning" for call, n in db_warning["repeated_reads"].items()) or "no repeat"
             if db_warning
             else unmeasured,
