@@ -167,3 +167,18 @@ def test_a_completed_change_releases_its_lock_in_the_same_write_unless_it_was_ta
     raised = store.last_raise("set-reserved-concurrency", "printapp-api")
     assert raised is not None
     assert raised.raised_to == {"reservedConcurrency": 300}
+
+
+def test_a_warm_process_does_not_pile_handlers_onto_its_dynamodb_client(app: App, clock: FakeClock) -> None:
+    # Given one process's client, as a warm Lambda container keeps it across invocations
+    store = StateStore(app.dynamodb, app.table, clock=clock)
+    events = app.dynamodb.meta.events
+    handlers_before = len(list(events._emitter._handlers.prefix_search("request-created.dynamodb.GetItem")))
+
+    # When a hundred alarm state changes are handled once each
+    for n in range(100):
+        store.once("scope", {"change": str(n)}, lambda: {"done": True}, ttl_seconds=3600)
+
+    # Then the client runs as many handlers per request as after the first one
+    handlers_after = len(list(events._emitter._handlers.prefix_search("request-created.dynamodb.GetItem")))
+    assert handlers_after <= handlers_before + 1

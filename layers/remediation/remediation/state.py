@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,22 @@ class RaiseRecord:
     held_because: str | None = None
 
 
+#: One Powertools persistence layer per client, table and TTL. Each one registers a user-agent
+#: handler on the client it is given, and never removes it: one made per invocation would pile a
+#: handler per invocation onto the process's cached client, run on every later DynamoDB call. (A
+#: layer keeps the TTL of its first configuration; the key prefix it takes from every call.)
+_PERSISTENCE: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], DynamoDBPersistenceLayer]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _persistence(dynamodb: Any, table: str, ttl_seconds: int) -> DynamoDBPersistenceLayer:
+    layers = _PERSISTENCE.setdefault(dynamodb, {})
+    if (table, ttl_seconds) not in layers:
+        layers[(table, ttl_seconds)] = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
+    return layers[(table, ttl_seconds)]
+
+
 class StateStore:
     def __init__(
         self,
@@ -155,7 +172,7 @@ class StateStore:
         config = IdempotencyConfig(expires_after_seconds=ttl_seconds, response_hook=note_replay)
         if lambda_context is not None:
             config.register_lambda_context(lambda_context)
-        persistence = DynamoDBPersistenceLayer(table_name=self._table, boto3_client=self._dynamodb)
+        persistence = _persistence(self._dynamodb, self._table, ttl_seconds)
 
         @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="state_change",
