@@ -524,7 +524,7 @@ def simulate(
         simulation = _Simulation(changes, replay, deployed, metrics_from)
         for change in changes:
             simulation.fire_checks(change.time.timestamp())
-            simulation.world.expire(change.time.timestamp())
+            simulation.world.expire(change.time.timestamp(), runs_needed_for=simulation.horizon)
             simulation.deliver(change)
             if record_state:
                 replay.steps.append(Step(change, simulation.read_back()))
@@ -570,6 +570,11 @@ class _Simulation:
             session=session,
         )
         self.clock = VirtualClock(changes[0].time.timestamp())
+        #: How long after a state change its run record can still be read: its last check.
+        self.horizon = 3600.0 + max(
+            max(s.verify_after_seconds, s.db_verify_after_seconds) * s.verify_max_attempts
+            for s in self.settings.values()
+        )
         self.handler_context: Any = _Context(f"arn:aws:lambda:{region}:{account}:function:replay-handler")
         self.verifier_context: Any = _Context(self.settings["verifier"].verifier_function_arn)
 
@@ -775,19 +780,34 @@ class _World:
         )
         self.scheduler.create_schedule_group(Name=self.GROUP)
 
-    def expire(self, now: float) -> None:
+    def expire(self, now: float, *, runs_needed_for: float) -> None:
         """DynamoDB's TTL, on the virtual clock, once a simulated hour: items whose `expiration`
         has passed are deleted (AWS deletes them within days; the engine reads none as valid).
-        Without it a two-week history piles up a fortnight of idempotency and run records, and
-        every transaction in moto copies the whole table."""
+        Run records are kept 15 days for Lambda's retries and the verifier's rounds; a replay has
+        no retries, so those older than the last check's horizon (`runs_needed_for` seconds) go
+        too; and idempotency records (which Powertools dates by the real clock, not the virtual
+        one) guard against a duplicate delivery, which a replay never makes: between state
+        changes, with no invocation in flight, they go. Without this a two-week history piles up a
+        fortnight of records, and moto copies the whole table on every transaction: the replay
+        slowed with every change."""
+        from remediation.state import RUN_RECORD_KEEP_SECONDS  # noqa: PLC0415
+
         if now - self._expired_at < 3600:
             return
         self._expired_at = now
+        stale_runs = now - runs_needed_for + RUN_RECORD_KEEP_SECONDS
         dynamodb = self.dynamodb
         for page in dynamodb.get_paginator("scan").paginate(
             TableName=self.TABLE,
-            FilterExpression="expiration < :now",
-            ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            FilterExpression=(
+                "expiration < :now OR (begins_with(id, :run) AND expiration < :stale) OR begins_with(id, :once)"
+            ),
+            ExpressionAttributeValues={
+                ":now": {"N": str(int(now))},
+                ":run": {"S": "run#"},
+                ":once": {"S": "idempotency#"},
+                ":stale": {"N": str(int(stale_runs))},
+            },
             ProjectionExpression="id",
         ):
             for item in page.get("Items", []):
