@@ -608,9 +608,9 @@ def execute_all(run: Run, intents: Sequence[Intent]) -> None:
 def _act(ready: Sequence[Step]) -> None:
     """Steps that passed every deciding guard: counted by the storm breaker (in one write when
     there are several), then applied, each lock released at its step's end."""
-    counted = _count_together(ready) if len(ready) > 1 else []
+    counted = _count_together(ready) if len(ready) > 1 else False
     for step in ready:
-        if _through(step, ACTING if step in counted else (consume_storm_budget, *ACTING)) == "failed":
+        if _through(step, ACTING if counted else (consume_storm_budget, *ACTING)) == "failed":
             # Whatever a failed change left, the next step on this target reads it afresh.
             step.run.seen.pop(step.action.shared_read() or "", None)
         _release_lock(step)
@@ -647,10 +647,10 @@ def _through(step: Step, guards: Sequence[Guard]) -> Literal["passed", "decided"
     return "passed"
 
 
-def _count_together(steps: Sequence[Step]) -> list[Step]:
+def _count_together(steps: Sequence[Step]) -> bool:
     """The storm breaker counts the run's actions about to be applied in one write, when the
-    window has room for all of them; otherwise (or if that write fails) each is counted on its
-    own, in order, so the first ones still get the budget there is."""
+    window has room for all of them (True); otherwise (or if that write fails) each is counted on
+    its own, in order, so the first ones still get the budget there is (False)."""
     settings = steps[0].settings
     try:
         steps[0].run.runtime.state.consume_storm_budget_for(
@@ -660,10 +660,10 @@ def _count_together(steps: Sequence[Step]) -> list[Step]:
         )
     except Exception:  # not room for all, or the write failed: counted one by one instead
         logger.info("storm budget not taken for the run at once; counting each action", exc_info=True)
-        return []
+        return False
     for step in steps:
         step.storm_counted = True
-    return list(steps)
+    return True
 
 
 def _give_back_storm_budget(step: Step) -> None:
