@@ -78,8 +78,8 @@ def _key(alarm: Any, state: Any, handler: Any, action: Any) -> tuple[str, str, s
 
 def before_the_story(client: Callable[[str], Any], stack: str) -> Before:
     """What an operator's replay would read at the start of the window."""
-    deployed = replay.read_deployed(client, stack)
-    return Before(replay.read_start(client, deployed.environments.get("spike_handler", {})), deployed)
+    deployed, start = replay.read_deployment(client, stack)
+    return Before(start, deployed)
 
 
 def compare(

@@ -267,6 +267,14 @@ def read_deployed(client: Callable[[str], Any], stack: str) -> Deployed:
     return Deployed(environments, topics, f"deployed stack {stack} (the settings of {len(environments)} functions)")
 
 
+def read_deployment(
+    client: Callable[[str], Any], stack: str, overrides: Mapping[str, str] | None = None
+) -> tuple[Deployed, Start]:
+    """The deployed stack, and the targets' configuration under its (or the overrides') names."""
+    deployed = read_deployed(client, stack)
+    return deployed, read_start(client, {**deployed.environments.get("spike_handler", {}), **(overrides or {})})
+
+
 # --------------------------------------------------------------------------- notifications and routing
 
 
@@ -373,11 +381,9 @@ def notification(change: StateChange) -> dict[str, Any]:
 def filter_policies(template: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
     """Handler directory → the filter policies of its SNS subscriptions, from template.yaml."""
     routes: dict[str, list[Mapping[str, Any]]] = {}
-    for resource in template.get("Resources", {}).values():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        handler = str(resource["Properties"].get("CodeUri", "")).rstrip("/").rsplit("/", 1)[-1]
-        for event in (resource["Properties"].get("Events") or {}).values():
+    resources = template.get("Resources", {})
+    for logical_id, handler in handler_functions(template).items():
+        for event in (resources[logical_id]["Properties"].get("Events") or {}).values():
             if event.get("Type") == "SNS" and "FilterPolicy" in event.get("Properties", {}):
                 routes.setdefault(handler, []).append(event["Properties"]["FilterPolicy"])
     return routes
@@ -490,9 +496,9 @@ class Step:
     state: dict[str, Any]
 
 
-#: What the simulation owns, whatever the deployed settings say: its own state table, audit bus,
-#: schedule group and verifier; the stand-in API's id; no kill switch (it says whether automation
-#: is on now, not then: the replay asks what it would have done had it been on).
+#: Settings cleared whatever the deployment says (its own table, bus, schedule group, verifier and
+#: stand-in API come from `_World.environ`): the kill switch says whether automation is on now,
+#: not then, and a replay asks what it would have done had it been on.
 _SIMULATION_OWNS = ("KILL_SWITCH_PARAMETER",)
 
 
@@ -524,7 +530,8 @@ def simulate(
         simulation = _Simulation(changes, replay, deployed, metrics_from)
         for change in changes:
             simulation.fire_checks(change.time.timestamp())
-            simulation.world.expire(change.time.timestamp(), runs_needed_for=simulation.horizon)
+            # A run record is read until its last check (an hour's margin); not after.
+            simulation.world.expire(change.time.timestamp(), runs_needed_for=simulation.last_check_after + 3600)
             simulation.deliver(change)
             if record_state:
                 replay.steps.append(Step(change, simulation.read_back()))
@@ -570,8 +577,8 @@ class _Simulation:
             session=session,
         )
         self.clock = VirtualClock(changes[0].time.timestamp())
-        #: How long after a state change its run record can still be read: its last check.
-        self.horizon = 3600.0 + max(
+        #: How long after a change its last check can come (every round at the longest delay).
+        self.last_check_after = max(
             max(s.verify_after_seconds, s.db_verify_after_seconds) * s.verify_max_attempts
             for s in self.settings.values()
         )
@@ -640,8 +647,7 @@ class _Simulation:
     def finish(self, last: StateChange, until: datetime | None) -> None:
         """The checks still to come: all of them, or those due by `until` (the rest are left out)."""
         if until is None:
-            longest = max(max(s.verify_after_seconds, s.db_verify_after_seconds) for s in self.settings.values())
-            self.fire_checks(last.time.timestamp() + longest * self.settings["verifier"].verify_max_attempts + 60)
+            self.fire_checks(last.time.timestamp() + self.last_check_after + 60)
             return
         self.fire_checks(until.timestamp())
         self.replay.left_out += [
@@ -1158,9 +1164,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None, descript
         start, deployed, metrics_from = Start(), Deployed(), None
         if not args.no_account:
             try:
-                deployed = read_deployed(client, args.stack)
-                names = {**deployed.environments.get("spike_handler", {}), **overrides}
-                start = read_start(client, names)
+                deployed, start = read_deployment(client, args.stack, overrides)
                 metrics_from = client("cloudwatch")
             except (BotoCoreError, ClientError, LookupError, IndexError) as error:
                 start = Start(source=f"the runbook's everyday values (the account could not be read: {error})")
