@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -84,16 +85,19 @@ def test_storm_breaker_escalates_instead_of_acting(app: App, invoke) -> None:
     assert [e["detail-type"] for e in events].count("Escalation Required") == 1
 
 
-def test_a_run_that_applies_two_actions_counts_them_with_one_storm_write(
+def test_a_run_that_applies_two_actions_counts_them_and_fixes_their_plans_in_one_write(
     app: App, invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given every state-table write recorded as it leaves botocore
-    writes: list[str] = []
+    # Given every call recorded as it leaves botocore, with the state-table items each write touches
+    calls: list[tuple[str, list[str]]] = []
     original = BaseClient._make_api_call
 
     def recording(client: BaseClient, operation: str, params: Any) -> Any:
-        if operation == "UpdateItem" and params.get("Key", {}).get("id", {}).get("S", "").startswith("storm#"):
-            writes.append(operation)
+        keys = [params["Key"]["id"]["S"]] if "Key" in params else []
+        for item in params.get("TransactItems", []):
+            (write,) = item.values()
+            keys.append((write.get("Key") or write["Item"])["id"]["S"])
+        calls.append((operation, keys))
         return original(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
@@ -101,14 +105,26 @@ def test_a_run_that_applies_two_actions_counts_them_with_one_storm_write(
     # When a spike applies both of its actions
     invoke(SPIKE, load_event("latency-warning"))
 
-    # Then both are counted, in one write
+    # Then both are counted, their baselines kept and their plans fixed in one write, before either change
     assert len(by_outcome(app.audit_events(), "applied")) == 2
-    assert writes == ["UpdateItem"]
+    storm_writes = [(operation, keys) for operation, keys in calls if any(key.startswith("storm#") for key in keys)]
+    assert len(storm_writes) == 1
+    operation, keys = storm_writes[0]
+    assert operation == "TransactWriteItems"
+    assert sorted(key.split("#")[0] for key in keys) == ["baseline", "baseline", "run", "storm"]
+    first_change = next(i for i, (operation, _) in enumerate(calls) if operation == "PutFunctionConcurrency")
+    assert calls.index(storm_writes[0]) < first_change
+    baseline_writes = [operation for operation, keys in calls if any(key.startswith("baseline#") for key in keys)]
+    assert baseline_writes == ["TransactWriteItems"]
     window = app.dynamodb.scan(
         TableName=app.table,
         ScanFilter={"id": {"AttributeValueList": [{"S": "storm#"}], "ComparisonOperator": "BEGINS_WITH"}},
     )
     assert len(window["Items"][0]["actions"]["SS"]) == 2
+    baseline = app.dynamodb.get_item(
+        TableName=app.table, Key={"id": {"S": "baseline#set-reserved-concurrency#printapp-api"}}
+    )["Item"]
+    assert json.loads(baseline["value"]["S"]) == {"reservedConcurrency": 100}
 
 
 def test_with_room_for_one_more_the_first_action_gets_it_and_the_second_escalates(

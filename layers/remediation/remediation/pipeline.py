@@ -53,7 +53,7 @@ from remediation.errors import (
 from remediation.intents import Report
 from remediation.schedule import run_scope, schedule_check
 from remediation.settings import ApprovalMode
-from remediation.state import FixedPlan, RaiseRecord, RunRecord
+from remediation.state import FixedPlan, KeptBaseline, RaiseRecord, RunRecord, StormCount
 
 if TYPE_CHECKING:
     from remediation.alarm import AlarmNotification
@@ -447,15 +447,22 @@ def consume_storm_budget(step: Step) -> None:
 
 
 def record_baseline(step: Step) -> None:
+    kept = _baseline_to_keep(step)
+    if kept is not None:
+        step.run.runtime.state.record_baseline(kept.action, kept.target, kept.value, replace=kept.replace)
+
+
+def _baseline_to_keep(step: Step) -> KeptBaseline | None:
     """Keep what the first scale-up found. A baseline is stale once the target no longer holds what
     this system last raised it to (a person set another everyday value, or a scale-down failed):
     then what it holds now is the baseline."""
-    if step.raising:
-        assert step.before is not None
-        action, last = step.action, step.last_raise
-        current = action.baseline(step.before)
-        stale = last is not None and last.raised_to is not None and not _same(last.raised_to, current)
-        step.run.runtime.state.record_baseline(action.name, action.target(), current, replace=stale)
+    if not step.raising:
+        return None
+    assert step.before is not None
+    action, last = step.action, step.last_raise
+    current = action.baseline(step.before)
+    stale = last is not None and last.raised_to is not None and not _same(last.raised_to, current)
+    return KeptBaseline(action.name, action.target(), current, replace=stale)
 
 
 def _same(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
@@ -463,20 +470,21 @@ def _same(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
 
 
 def fix_plan(step: Step) -> None:
+    step.fixed = step.run.runtime.state.fix_plan(
+        step.run.scope, step.action.name, _plan_to_fix(step), alarm=step.run.alarm.model_dump(mode="json")
+    )
+
+
+def _plan_to_fix(step: Step) -> FixedPlan:
     assert step.plan is not None
     assert step.before is not None
     pinned = step.params.model_copy(update=dict(step.plan.pins))
-    step.fixed = step.run.runtime.state.fix_plan(
-        step.run.scope,
-        step.action.name,
-        FixedPlan(
-            params=pinned.model_dump(mode="json"),
-            after=step.plan.after,
-            before=step.before,
-            summary=step.plan.summary,
-            decision_id=step.decision_id,
-        ),
-        alarm=step.run.alarm.model_dump(mode="json"),
+    return FixedPlan(
+        params=pinned.model_dump(mode="json"),
+        after=step.plan.after,
+        before=step.before,
+        summary=step.plan.summary,
+        decision_id=step.decision_id,
     )
 
 
@@ -606,11 +614,11 @@ def execute_all(run: Run, intents: Sequence[Intent]) -> None:
 
 
 def _act(ready: Sequence[Step]) -> None:
-    """Steps that passed every deciding guard: counted by the storm breaker (in one write when
-    there are several), then applied, each lock released at its step's end."""
-    counted = _count_together(ready) if len(ready) > 1 else False
+    """Steps that passed every deciding guard: counted by the storm breaker, their baselines kept
+    and their plans fixed, in one write; then applied, each lock released at its step's end."""
+    together = _fix_together(ready)
     for step in ready:
-        if _through(step, ACTING if counted else (consume_storm_budget, *ACTING)) == "failed":
+        if _through(step, (apply,) if together else (consume_storm_budget, *ACTING)) == "failed":
             # Whatever a failed change left, the next step on this target reads it afresh.
             step.run.seen.pop(step.action.shared_read() or "", None)
         _release_lock(step)
@@ -647,22 +655,34 @@ def _through(step: Step, guards: Sequence[Guard]) -> Literal["passed", "decided"
     return "passed"
 
 
-def _count_together(steps: Sequence[Step]) -> bool:
-    """The storm breaker counts the run's actions about to be applied in one write, when the
-    window has room for all of them (True); otherwise (or if that write fails) each is counted on
-    its own, in order, so the first ones still get the budget there is (False)."""
-    settings = steps[0].settings
+def _fix_together(steps: Sequence[Step]) -> bool:
+    """Everything the run's steps write before their changes, in one transaction: the storm
+    breaker counts them, when the window has room for all; their baselines are kept and their
+    plans fixed (a retry's steps have theirs already). True when it is written; otherwise (no
+    room for all, or the write failed) each step takes the guards on its own, in order, so the
+    first ones still get the budget there is, and each finds what is written already."""
+    if not steps:
+        return False
+    run, settings = steps[0].run, steps[0].settings
+    fresh = [step for step in steps if step.fixed is None]
     try:
-        steps[0].run.runtime.state.consume_storm_budget_for(
-            [step.storm_key for step in steps],
-            window_seconds=settings.storm_window_seconds,
-            max_actions=settings.storm_max_actions,
+        plans = {step.action.name: _plan_to_fix(step) for step in fresh}
+        run.runtime.state.fix_plans(
+            run.scope,
+            plans,
+            alarm=run.alarm.model_dump(mode="json"),
+            baselines=[kept for step in fresh if (kept := _baseline_to_keep(step)) is not None],
+            storm=StormCount(
+                [step.storm_key for step in steps], settings.storm_window_seconds, settings.storm_max_actions
+            ),
         )
-    except Exception:  # not room for all, or the write failed: counted one by one instead
-        logger.info("storm budget not taken for the run at once; counting each action", exc_info=True)
+    except Exception:  # not room for all, or the write failed: one step at a time instead
+        logger.info("the run's plans were not fixed at once; taking each step on its own", exc_info=True)
         return False
     for step in steps:
         step.storm_counted = True
+        if step.fixed is None:
+            step.fixed = plans[step.action.name]
     return True
 
 

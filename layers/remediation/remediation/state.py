@@ -103,6 +103,25 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class KeptBaseline:
+    """A raise's baseline to keep: what the target held before it (`replace`: the kept one is stale)."""
+
+    action: str
+    target: str
+    value: Mapping[str, Any]
+    replace: bool = False
+
+
+@dataclass(frozen=True)
+class StormCount:
+    """The storm breaker's count of a run's actions: their keys, in the settings' window."""
+
+    keys: Sequence[str]
+    window_seconds: int
+    max_actions: int
+
+
+@dataclass(frozen=True)
 class RaiseRecord:
     applied_at: float
     #: The alarm state change that raised it (its correlation id).
@@ -534,36 +553,99 @@ class StateStore:
                 ) from error
             raise
 
-    def consume_storm_budget_for(self, keys: Sequence[str], *, window_seconds: int, max_actions: int) -> None:
-        """Count several applied actions of one run in one write, when the window has room for
-        all of them (or all are counted already: a retry). Raises `StormBreakerTripped` when it
-        has not; the caller then counts them one by one, so the first still get what is left."""
+    def _storm_count(self, count: StormCount) -> dict[str, Any]:
+        """The update that counts the keys in the current window when it has room for all of them,
+        or finds all of them counted already (a retry)."""
+        keys, window_seconds, max_actions = count.keys, count.window_seconds, count.max_actions
         if len(keys) > max_actions:  # an empty window (no `actions` yet) would take them all
             raise StormBreakerTripped(f"storm breaker: {len(keys)} actions are more than {max_actions} per window")
         window_start = self._storm_window(window_seconds)
         names = {f":k{index}": {"S": key} for index, key in enumerate(keys)}
         every_one_counted = " AND ".join(f"contains(actions, {name})" for name in names)
-        try:
-            self._dynamodb.update_item(
-                TableName=self._table,
-                Key={"id": {"S": f"storm#{window_start}"}},
-                UpdateExpression="ADD actions :keys SET expiration = :expiration",
-                ConditionExpression=(
-                    f"attribute_not_exists(actions) OR size(actions) <= :room OR ({every_one_counted})"
-                ),
-                ExpressionAttributeValues={
-                    ":keys": {"SS": list(keys)},
-                    ":expiration": {"N": str(window_start + 2 * window_seconds)},
-                    ":room": {"N": str(max_actions - len(keys))},
-                    **names,
-                },
+        return {
+            "TableName": self._table,
+            "Key": {"id": {"S": f"storm#{window_start}"}},
+            "UpdateExpression": "ADD actions :keys SET expiration = :expiration",
+            "ConditionExpression": (
+                f"attribute_not_exists(actions) OR size(actions) <= :room OR ({every_one_counted})"
+            ),
+            "ExpressionAttributeValues": {
+                ":keys": {"SS": list(keys)},
+                ":expiration": {"N": str(window_start + 2 * window_seconds)},
+                ":room": {"N": str(max_actions - len(keys))},
+                **names,
+            },
+        }
+
+    def fix_plans(
+        self,
+        correlation_id: str,
+        plans: Mapping[str, FixedPlan],
+        *,
+        alarm: Mapping[str, Any] | None,
+        baselines: Sequence[KeptBaseline] = (),
+        storm: StormCount | None = None,
+    ) -> None:
+        """Before a run's changes, in one transaction: the storm breaker counts them (room for
+        all, or all counted by an earlier attempt), the baselines of its raises are kept (the
+        first one, unless it is stale) and its plans are fixed (none may be fixed already).
+
+        All or nothing. When it raises (no room for all, a plan fixed meanwhile, the write
+        failed) nothing of it was written, or all of it was and the answer was lost: the caller
+        then takes the steps one by one, each of which finds what is written already."""
+        now = self.now()
+        items: list[TransactWriteItemTypeDef] = []
+        if storm is not None:
+            items.append({"Update": self._storm_count(storm)})  # type: ignore[typeddict-item]
+        for kept in baselines:
+            # if_not_exists keeps the first scale-up's baseline without failing the transaction.
+            values = (
+                (":value", ":now", ":expiration")
+                if kept.replace
+                else (
+                    "if_not_exists(#value, :value)",
+                    "if_not_exists(recordedAt, :now)",
+                    "if_not_exists(expiration, :expiration)",
+                )
             )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                raise StormBreakerTripped(
-                    f"storm breaker: no room for {len(keys)} more actions in this {window_seconds}s window"
-                ) from error
-            raise
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"id": {"S": f"baseline#{kept.action}#{kept.target}"}},
+                        "UpdateExpression": "SET #value = {}, recordedAt = {}, expiration = {}".format(*values),
+                        "ExpressionAttributeNames": {"#value": "value"},
+                        "ExpressionAttributeValues": {
+                            ":value": {"S": json.dumps(kept.value, default=str)},
+                            ":now": {"N": repr(now)},
+                            ":expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
+                        },
+                    }
+                }
+            )
+        if plans:
+            names = {f"#p{index}": f"plan:{action}" for index, action in enumerate(plans)}
+            fixed = {f":p{index}": {"S": plan.to_json()} for index, plan in enumerate(plans.values())}
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"id": {"S": f"run#{correlation_id}"}},
+                        "UpdateExpression": "SET "
+                        + ", ".join(f"{name} = :{name[1:]}" for name in names)
+                        + ", alarm = if_not_exists(alarm, :alarm), expiration = :expiration",
+                        "ConditionExpression": " AND ".join(f"attribute_not_exists({name})" for name in names),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {
+                            **fixed,
+                            ":alarm": {"S": json.dumps(alarm, default=str) if alarm is not None else "null"},
+                            ":expiration": {"N": str(int(now + RUN_RECORD_KEEP_SECONDS))},
+                        },
+                    }
+                }
+            )
+        if items:
+            self._dynamodb.transact_write_items(TransactItems=items)
 
     def release_storm_budget(self, key: str, *, window_seconds: int) -> None:
         """Give back what `consume_storm_budget` took for an action that was not applied."""
