@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from remediation.actions import SetReservedConcurrency, SetStageCache, StepUpInstanceClass
+from remediation import actions
 from remediation.actions.db_instance import describe_instance, instance_state
 from remediation.alarm import AlarmConfig, MetricIdentity
 from remediation.errors import UnknownAlarm
@@ -59,7 +59,7 @@ def observe(
         facts["firing_traffic_alarms"] = tuple(firing_traffic_alarms(cloudwatch, settings))
     history: dict[str, History] = {}
     if Need.SCALE_HISTORY in needs:
-        for action in (SetReservedConcurrency(clients, settings), SetStageCache(clients, settings)):
+        for action in (actions.SetReservedConcurrency(clients, settings), actions.SetStageCache(clients, settings)):
             last = state.last_raise(action.name, action.target())
             history[action.name] = History(
                 last.applied_at if last else None, state.baseline(action.name, action.target())
@@ -67,7 +67,8 @@ def observe(
     if Need.DATABASE in needs:
         instance_id = settings.target_db_instance_id
         facts["database"] = instance_state(describe_instance(clients.rds, instance_id))
-        history[StepUpInstanceClass.name] = History(baseline=state.baseline(StepUpInstanceClass.name, instance_id))
+        step_up = actions.StepUpInstanceClass.name
+        history[step_up] = History(baseline=state.baseline(step_up, instance_id))
     facts["history"] = history
     return Facts(**facts)
 
