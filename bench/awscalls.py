@@ -18,7 +18,7 @@ from typing import Any
 from calls import Call, CallLog, repeated_reads
 from world import handler_overrides, moto_world
 
-SERVICES = ("lambda", "apigateway", "cloudwatch", "dynamodb", "events", "rds", "ssm")
+SERVICES = ("lambda", "apigateway", "cloudwatch", "dynamodb", "events", "rds", "ssm", "scheduler")
 TRAFFIC_ALARMS = (
     "api-latency-warning",
     "api-latency-critical",

@@ -57,6 +57,8 @@ def resource_of(operation: str, params: dict[str, Any]) -> str:  # noqa: PLR0911
         return str(params.get("Name", ""))
     if operation == "GetAccountSettings":
         return "account"
+    if operation.endswith("Schedule"):
+        return str(params.get("Name", ""))
     return ""
 
 
