@@ -525,26 +525,20 @@ class StateStore:
         Idempotent per key, so a retry is not counted twice; past the budget, escalate instead.
         `enforce=False` only counts: for a change found already made (it was applied).
         """
-        window_start = self._storm_window(window_seconds)
-        condition = (
-            {"ConditionExpression": "attribute_not_exists(actions) OR size(actions) < :max OR contains(actions, :one)"}
-            if enforce
-            else {}
-        )
-        values: dict[str, Any] = {
-            ":key": {"SS": [key]},
-            ":expiration": {"N": str(window_start + 2 * window_seconds)},
-        }
-        if enforce:
-            values |= {":one": {"S": key}, ":max": {"N": str(max_actions)}}
-        try:
+        if not enforce:
+            window_start = self._storm_window(window_seconds)
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"id": {"S": f"storm#{window_start}"}},
-                UpdateExpression="ADD actions :key SET expiration = :expiration",
-                ExpressionAttributeValues=values,
-                **condition,  # type: ignore[arg-type]
+                UpdateExpression="ADD actions :keys SET expiration = :expiration",
+                ExpressionAttributeValues={
+                    ":keys": {"SS": [key]},
+                    ":expiration": {"N": str(window_start + 2 * window_seconds)},
+                },
             )
+            return
+        try:
+            self._dynamodb.update_item(**self._storm_count(StormCount([key], window_seconds, max_actions)))
         except ClientError as error:
             if _is_conditional_failure(error):
                 raise StormBreakerTripped(
