@@ -117,8 +117,9 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if warm:
         rows.append(
             (
-                "warm spike, ours vs hand-written (moto)",
-                f"{warm['ours_ms']:.0f} ms vs {warm['baseline_ms']:.0f} ms: {_x(warm['ratio'])}",
+                "warm spike, ours vs hand-written making the same decisions (moto)",
+                f"{warm['ours_ms']:.0f} ms vs {warm['careful_ms']:.0f} ms: {_x(warm['ratio'])} "
+                f"({_x(warm['ratio_afternoon'])} the afternoon's handler, with no safety rules)",
                 f"≤ {WARM_GOAL}×",
                 _ok(warm["ratio"] <= WARM_GOAL),
             )
@@ -129,7 +130,8 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             (
                 f"alarm storm ({storm['notifications']} notifications)",
                 f"{storm['changes_decided']} state changes decided; {storm['ours']['per_second']:.0f}/s vs "
-                f"{storm['baseline']['per_second']:.0f}/s: {_x(storm['ratio_throughput'])} the throughput",
+                f"{storm['careful']['per_second']:.0f}/s (same decisions): {_x(storm['ratio_throughput'])} the "
+                "throughput",
                 f"exactly {storm['distinct']} decided",
                 _ok(storm["changes_decided"] == storm["distinct"]),
             )
@@ -266,7 +268,11 @@ def _warm_section(warm: dict[str, Any] | None) -> list[str]:
         return [*lines, "Not measured in this run.", ""]
     lines += [
         f"The spike path against in-process moto, {warm['runs']} runs per handler, interleaved "
-        f"({_why('3-warm-per-alarm-time', 'how it is measured')}).",
+        f"({_why('3-warm-per-alarm-time', 'how it is measured')}). The goal's yardstick is the hand-written "
+        "handler that makes the same decisions (bench/careful_handler.py: once per state change, kill switch, "
+        "alarm re-read, cooldowns, locks, baselines, storm breaker, each change's check scheduled) in as few "
+        "calls as it can; the afternoon's handler (bench/baseline_handler.py) has none of those and is shown "
+        "for scale.",
         "",
     ]
     rows = [
@@ -281,7 +287,8 @@ def _warm_section(warm: dict[str, Any] | None) -> list[str]:
         )
         for label, key, ratio in (
             ("ours (spike_handler)", "ours", _x(warm["ratio"])),
-            ("hand-written boto3", "baseline", "1.00×"),
+            ("hand-written, same decisions", "careful", "1.00×"),
+            ("hand-written, no safety rules", "baseline", _x(warm["baseline_ms"] / warm["careful_ms"])),
         )
     ]
     lines += _table(("handler", "median", "min–max", "AWS calls", "in AWS calls", "outside calls", "ratio"), rows)
@@ -311,7 +318,12 @@ def _storm_section(storm: dict[str, Any] | None) -> list[str]:
         )
         for name, result, ratio in (
             ("ours (spike_handler)", storm["ours"], _x(storm["ratio_throughput"])),
-            ("hand-written boto3", storm["baseline"], "1.00×"),
+            ("hand-written, same decisions", storm["careful"], "1.00×"),
+            (
+                "hand-written, no safety rules",
+                storm["baseline"],
+                _x(storm["baseline"]["per_second"] / storm["careful"]["per_second"]),
+            ),
         )
     ]
     lines += _table(
@@ -438,18 +450,19 @@ def _missed(results: dict[str, Any]) -> list[str]:
             detail = ", ".join(f"`{call}` {n}×" for call, n in path["repeated_reads"].items())
             missed.append(f"**AWS calls, {path['label']}**{extra}: {', '.join(goals)}: {detail}. {_why('aws-calls')}")
     if warm and warm["ratio"] > WARM_GOAL:
-        outside = {key: warm[f"{key}_ms"] - warm["in_calls_ms"][key] for key in ("ours", "baseline")}
+        outside = {key: warm[f"{key}_ms"] - warm["in_calls_ms"][key] for key in ("ours", "careful")}
         missed.append(
-            f"**Warm per-alarm time**: {_x(warm['ratio'])} (goal ≤ {WARM_GOAL}×), "
-            f"{warm['ours_ms'] - WARM_GOAL * warm['baseline_ms']:.0f} ms over; {warm['ours_calls']} AWS calls vs "
-            f"{warm['baseline_calls']}, {warm['in_calls_ms']['ours']:.0f} ms vs "
-            f"{warm['in_calls_ms']['baseline']:.0f} ms in them, {outside['ours']:.0f} ms vs "
-            f"{outside['baseline']:.0f} ms outside them. {_why('warm-per-alarm-time')}"
+            f"**Warm per-alarm time**: {_x(warm['ratio'])} the hand-written handler making the same decisions "
+            f"(goal ≤ {WARM_GOAL}×), {warm['ours_ms'] - WARM_GOAL * warm['careful_ms']:.0f} ms over; "
+            f"{warm['ours_calls']} AWS calls vs {warm['careful_calls']}, {warm['in_calls_ms']['ours']:.0f} ms vs "
+            f"{warm['in_calls_ms']['careful']:.0f} ms in them, {outside['ours']:.0f} ms vs "
+            f"{outside['careful']:.0f} ms outside them. {_why('warm-per-alarm-time')}"
         )
     if storm and storm["ratio_throughput"] < 1 / WARM_GOAL:
         missed.append(
-            f"**Alarm storm throughput** (no explicit goal): {_x(storm['ratio_throughput'])} the hand-written "
-            f"throughput; {storm['ours']['calls']} AWS calls vs {storm['baseline']['calls']}. "
+            f"**Alarm storm throughput** (no explicit goal): {_x(storm['ratio_throughput'])} the throughput of the "
+            f"hand-written handler making the same decisions; {storm['ours']['calls']} AWS calls vs "
+            f"{storm['careful']['calls']}. "
             f"{_why('alarm-storm-throughput')}"
         )
     lines = [f"- {line}" for line in missed] or ["None: every goal measured in this run is met."]

@@ -50,6 +50,10 @@ def test_benchmark_runs_on_a_tiny_input_and_writes_the_report(tmp_path: Path) ->
     figures = json.loads(results.read_text())
     assert figures["storm"]["changes_decided"] == 2
     assert figures["storm"]["notifications"] == 20
+    # and the warm goal is measured against the hand-written handler that makes the same decisions
+    assert figures["storm"]["careful"]["writes"] == {"PutFunctionConcurrency": 1, "UpdateStage": 1}
+    assert figures["warm"]["baseline_calls"] < figures["warm"]["careful_calls"] < figures["warm"]["ours_calls"]
+    assert figures["warm"]["ratio"] == figures["warm"]["ours_ms"] / figures["warm"]["careful_ms"]
     assert figures["replay"]["changes"] == 12
     assert figures["replay"]["decisions"] > 0
     duplicate = next(path for path in figures["calls"] if path["key"] == "duplicate")
