@@ -10,13 +10,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from remediation.errors import LockHeld
+from remediation.pipeline import _distinct_targets
 from remediation.runbooks.base import Runbook
 from remediation.runbooks.db_cpu import DbCpuRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from remediation.runner import handle
-from remediation.state import StateStore
+from remediation.state import Completion, StateStore
 from support.app import App, load_event
 from support.audit import by_outcome, for_action
 from support.fakes import FakeClock, LambdaContext
@@ -32,12 +37,16 @@ class FirstLockHolder:
         self.go_on = threading.Event()
         self._paused = False
         events = app.clients().dynamodb.meta.events
-        events.register("before-parameter-build.dynamodb.PutItem", self._before_put)
-        events.register("after-call.dynamodb.PutItem", self._after_put)
+        # A lock is taken on its own (PutItem) or with the run's other locks (TransactWriteItems).
+        for operation in ("PutItem", "TransactWriteItems"):
+            events.register(f"before-parameter-build.dynamodb.{operation}", self._before_put)
+            events.register(f"after-call.dynamodb.{operation}", self._after_put)
 
     @staticmethod
     def _before_put(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["takes_a_lock"] = params["Item"]["id"]["S"].startswith("lock#")
+        writes = params.get("TransactItems", [])
+        items = [params["Item"]] if "Item" in params else [write["Put"]["Item"] for write in writes if "Put" in write]
+        context["takes_a_lock"] = any(item["id"]["S"].startswith("lock#") for item in items)
 
     def _after_put(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
         took_a_lock = context.get("takes_a_lock") and http_response.status_code == 200
@@ -169,6 +178,54 @@ def test_a_completed_change_releases_its_lock_in_the_same_write_unless_it_was_ta
     assert raised.raised_to == {"reservedConcurrency": 300}
 
 
+def test_a_run_takes_its_locks_all_or_none_and_completes_its_changes_in_one_write(app: App, clock: FakeClock) -> None:
+    store = StateStore(app.dynamodb, app.table, clock=clock)
+
+    def lock_owners() -> dict[str, str]:
+        items = app.dynamodb.scan(TableName=app.table, ConsistentRead=True)["Items"]
+        return {i["id"]["S"]: i["owner"]["S"] for i in items if i["id"]["S"].startswith("lock#")}
+
+    # Given another alarm holds the stage: taking both locks at once takes neither
+    store.acquire_lock("printapp-api/prod", "theirs", ttl_seconds=60, wait_seconds=0)
+    with pytest.raises(LockHeld):
+        store.acquire_locks(["printapp-api", "printapp-api/prod"], "ours", ttl_seconds=60)
+    assert lock_owners() == {"lock#printapp-api/prod": "theirs"}
+
+    # Given theirs expired: both are ours, in one write
+    clock.advance(120)
+    store.acquire_locks(["printapp-api", "printapp-api/prod"], "ours", ttl_seconds=60)
+    assert lock_owners() == {"lock#printapp-api": "ours", "lock#printapp-api/prod": "ours"}
+
+    # When ours expired meanwhile and another alarm took the stage over, and our run completes both changes
+    clock.advance(120)
+    store.acquire_lock("printapp-api/prod", "theirs", ttl_seconds=60, wait_seconds=0)
+    released = store.complete_all(
+        "ours",
+        [
+            Completion("set-reserved-concurrency", "printapp-api", {"reservedConcurrency": 200}, release_lock=True),
+            Completion(
+                "set-stage-cache",
+                "printapp-api/prod",
+                {"cacheClusterEnabled": True, "cacheClusterSize": "1.6"},
+                release_lock=True,
+            ),
+        ],
+        lock_owner="ours",
+    )
+
+    # Then both are recorded, our lock is gone, theirs is left alone
+    assert released == {"printapp-api"}
+    assert lock_owners() == {"lock#printapp-api/prod": "theirs"}
+    concurrency = store.last_raise("set-reserved-concurrency", "printapp-api")
+    cache = store.last_raise("set-stage-cache", "printapp-api/prod")
+    assert concurrency is not None
+    assert concurrency.raised_to == {"reservedConcurrency": 200}
+    assert cache is not None
+    assert cache.correlation_id == "ours"
+    run = app.dynamodb.get_item(TableName=app.table, Key={"id": {"S": "run#ours"}}, ConsistentRead=True)["Item"]
+    assert {"applied:set-reserved-concurrency", "applied:set-stage-cache"} <= set(run)
+
+
 def test_a_warm_process_does_not_pile_handlers_onto_its_dynamodb_client(app: App, clock: FakeClock) -> None:
     # Given one process's client, as a warm Lambda container keeps it across invocations
     store = StateStore(app.dynamodb, app.table, clock=clock)
@@ -182,3 +239,17 @@ def test_a_warm_process_does_not_pile_handlers_onto_its_dynamodb_client(app: App
     # Then the client runs as many handlers per request as after the first one
     handlers_after = len(list(events._emitter._handlers.prefix_search("request-created.dynamodb.GetItem")))
     assert handlers_after <= handlers_before + 1
+
+
+def test_steps_locked_together_stop_at_a_target_the_run_already_holds() -> None:
+    # Given a run's steps on the database, the API, the database again, the stage; the stage's
+    # change of an earlier step is about to be applied (its lock held, its record not yet written)
+    targets = ("db", "api", "db", "stage")
+    steps = [SimpleNamespace(action=SimpleNamespace(target=lambda t=target: t)) for target in targets]
+
+    # Then the first group is the steps up to the database's second step; and a group never
+    # includes a target an acting step holds: its lock would go with that step's release, and
+    # its raise record would be read before that step's change is recorded
+    assert _distinct_targets(steps, busy=set()) == steps[:2]  # type: ignore[arg-type]
+    assert _distinct_targets(steps[2:], busy={"stage"}) == steps[2:3]  # type: ignore[arg-type]
+    assert _distinct_targets(steps[3:], busy={"stage"}) == []  # type: ignore[arg-type]

@@ -127,6 +127,49 @@ def test_a_run_that_applies_two_actions_counts_them_and_fixes_their_plans_in_one
     assert json.loads(baseline["value"]["S"]) == {"reservedConcurrency": 100}
 
 
+def test_a_run_on_two_targets_locks_both_in_one_write_then_reads_their_raises_in_one(
+    app: App, invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given every call recorded as it leaves botocore, with the state-table items it touches
+    calls: list[tuple[str, list[str]]] = []
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: Any) -> Any:
+        keys = [f"Get {params['Key']['id']['S']}"] if "Key" in params else []
+        keys += [f"Put {params['Item']['id']['S']}"] if "Item" in params else []
+        for item in params.get("TransactItems", []):
+            ((kind, write),) = item.items()
+            keys.append(f"{kind} {(write.get('Key') or write['Item'])['id']['S']}")
+        for table in params.get("RequestItems", {}).values():
+            keys += [f"Get {key['id']['S']}" for key in table["Keys"]]
+        calls.append((operation, keys))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+
+    # When a spike applies both of its actions
+    invoke(SPIKE, load_event("latency-warning"))
+
+    # Then both targets were locked in one write, and their last raises read in one, after it
+    assert len(by_outcome(app.audit_events(), "applied")) == 2
+    lock_takes = [(operation, keys) for operation, keys in calls if any(k.startswith("Put lock#") for k in keys)]
+    assert lock_takes == [("TransactWriteItems", ["Put lock#printapp-api", "Put lock#printapp-api/prod"])]
+    raise_reads = [(operation, keys) for operation, keys in calls if any(k.startswith("Get raise#") for k in keys)]
+    assert raise_reads == [
+        (
+            "BatchGetItem",
+            ["Get raise#set-reserved-concurrency#printapp-api", "Get raise#set-stage-cache#printapp-api/prod"],
+        )
+    ]
+    assert calls.index(lock_takes[0]) < calls.index(raise_reads[0])
+    # and every lock went with its change's completing write
+    locks = app.dynamodb.scan(
+        TableName=app.table,
+        ScanFilter={"id": {"AttributeValueList": [{"S": "lock#"}], "ComparisonOperator": "BEGINS_WITH"}},
+    )
+    assert locks["Items"] == []
+
+
 def test_with_room_for_one_more_the_first_action_gets_it_and_the_second_escalates(
     app: App, invoke, clock: FakeClock
 ) -> None:

@@ -27,6 +27,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -39,6 +40,7 @@ from remediation.errors import (
     AuditDeliveryError,
     KillSwitchUnreadable,
     Limit,
+    LockHeld,
     LockNotReleased,
     NoBaseline,
     NotRecorded,
@@ -53,7 +55,7 @@ from remediation.errors import (
 from remediation.intents import Report
 from remediation.schedule import run_scope, schedule_check
 from remediation.settings import ApprovalMode
-from remediation.state import FixedPlan, KeptBaseline, RaiseRecord, RunRecord, StormCount
+from remediation.state import Completion, FixedPlan, KeptBaseline, RaiseRecord, RunRecord, StormCount
 
 if TYPE_CHECKING:
     from remediation.alarm import AlarmNotification
@@ -102,11 +104,11 @@ class Run:
     #: actions of one run read the instance once, each next one starting from the last's after.
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def correlation_id(self) -> str:
-        return correlation_id_for(self.alarm)
+        return correlation_id_for(self.alarm)  # a uuid5 of the state change: asked for by every write
 
-    @property
+    @cached_property
     def scope(self) -> str:
         """What the attempts at this run share in the state table (plans, locks, raise records)."""
         return run_scope(self.correlation_id, self.round)
@@ -213,8 +215,12 @@ class Step:
     fixed: FixedPlan | None = None
     locked: bool = False
     storm_counted: bool = False
-    #: The last raise of this action on its target, as the cooldown read it.
+    #: The last raise of this action on its target, as the cooldown read it (known once read,
+    #: here or with the run's other steps: `_lock_ahead`).
     last_raise: RaiseRecord | None = None
+    raise_known: bool = False
+    #: Applied, its check scheduled; its record (and lock release) to be written with the run's others.
+    owes_record: bool = False
     #: What an applied change is called (the verifier's roll-back is `rolled-back`), and why.
     applies_as: Outcome = Outcome.APPLIED
     because: str = ""
@@ -261,7 +267,7 @@ Guard = Callable[[Step], Decision | None]
 
 
 def take_lock(step: Step) -> None:
-    if step.live:
+    if step.live and not step.locked:  # locked already when taken with the run's other steps
         state, settings = step.run.runtime.state, step.settings
         state.acquire_lock(
             step.action.target(),
@@ -341,7 +347,7 @@ def undo_only_ours(step: Step) -> None:
         return
     assert step.before is not None
     action = step.action
-    last = step.run.runtime.state.last_raise(action.name, action.target())
+    last = _last_raise(step)
     if last is None or last.raised_to is None:
         raise NoBaseline(f"{action.name} on {action.target()}: no raise of this system's is recorded; left alone")
     current = action.baseline(step.before)
@@ -364,14 +370,21 @@ def plan_within_limits(step: Step) -> None:
 def check_cooldown(step: Step) -> None:
     if step.raising:
         action, run = step.action, step.run
-        step.last_raise = run.runtime.state.last_raise(action.name, action.target())
         guardrails.check_cooldown(
-            step.last_raise,
+            _last_raise(step),
             run.runtime.clock(),
             action.cooldown_seconds(),
             f"{action.name} on {action.target()}",
             run.scope,
         )
+
+
+def _last_raise(step: Step) -> RaiseRecord | None:
+    """Read under the step's lock: what an earlier run raised is complete by the time it is read."""
+    if not step.raise_known:
+        step.last_raise = step.run.runtime.state.last_raise(step.action.name, step.action.target())
+        step.raise_known = True
+    return step.last_raise
 
 
 def check_kill_switch(step: Step) -> None:
@@ -489,6 +502,18 @@ def _plan_to_fix(step: Step) -> FixedPlan:
 
 
 def apply(step: Step) -> Decision:
+    """Change the target; then schedule its check, and record it complete with its lock released."""
+    return _change(step, _complete)
+
+
+def apply_owing_record(step: Step) -> Decision:
+    """As `apply`, but the record is owed: `_act` writes those of all the run's changes in one."""
+    decision = _change(step, _schedule)
+    step.owes_record = True
+    return decision
+
+
+def _change(step: Step, after_change: Callable[[Step], dict[str, Any] | None]) -> Decision:
     assert step.plan is not None
     after = step.action.apply(step.plan, step.params)
     step.storm_counted = False  # applied: it stays counted whatever happens next
@@ -497,7 +522,7 @@ def apply(step: Step) -> Decision:
     step.run.runtime.audit.capacity(step.action.capacity(after))
     applied = step.decision(step.applies_as, step.because + step.plan.summary, after=after)
     try:
-        verification = _complete(step)
+        verification = after_change(step)
     except Exception as error:
         step.run.record(applied)  # the change stands: say so first, then what failed
         raise NotRecorded(
@@ -511,40 +536,59 @@ def _complete(step: Step) -> dict[str, Any] | None:
     """After the change: its check scheduled (a raise), then its record completed and its lock
     released, in one write. In that order, so a change recorded as complete always has its
     check; both are idempotent for a retry."""
+    verification = _schedule(step)
+    _record_complete([step])
+    return verification
+
+
+def _schedule(step: Step) -> dict[str, Any] | None:
+    """A raise's check, scheduled (idempotent: named by the first attempt's decision)."""
+    if not step.raising:
+        return None
     run, action = step.run, step.action
     assert step.fixed is not None
-    verification = None
-    if step.raising:
-        verification = schedule_check(
-            run.runtime.clients,
-            step.settings,
-            decision_id=step.fixed.decision_id,
-            correlation_id=run.correlation_id,
-            action=action.name,
-            round_=run.round,
-            after_seconds=action.verify_after_seconds(),
-            now=run.runtime.clock(),
-        )
-    after = step.plan.after if step.plan else step.fixed.after
-    released = run.runtime.state.complete(
-        run.scope,
-        action.name,
-        action.target(),
-        raised_to=action.baseline(after) if step.raising else None,
-        clear_baseline=not step.raising,
-        hold=(
-            run.runtime.clock() + step.settings.rollback_hold_seconds,
-            step.because.removeprefix("rolled back, ").rstrip(": "),
-        )
-        if step.applies_as is Outcome.ROLLED_BACK
-        else None,
-        # The lock goes in the same write: a completed change leaves no lock behind to release.
-        release_lock_of=run.scope if step.locked else None,
+    return schedule_check(
+        run.runtime.clients,
+        step.settings,
+        decision_id=step.fixed.decision_id,
+        correlation_id=run.correlation_id,
+        action=action.name,
+        round_=run.round,
+        after_seconds=action.verify_after_seconds(),
+        now=run.runtime.clock(),
     )
-    if released:
-        step.locked = False
-        run.released.add(action.target())
-    return verification
+
+
+def _record_complete(steps: Sequence[Step]) -> None:
+    """The steps' changes recorded complete, and their locks released, in one write: a completed
+    change leaves no lock behind to release."""
+    run = steps[0].run
+    completions = []
+    for step in steps:
+        action = step.action
+        assert step.fixed is not None
+        after = step.plan.after if step.plan else step.fixed.after
+        completions.append(
+            Completion(
+                action.name,
+                action.target(),
+                raised_to=action.baseline(after) if step.raising else None,
+                clear_baseline=not step.raising,
+                hold=(
+                    run.runtime.clock() + step.settings.rollback_hold_seconds,
+                    step.because.removeprefix("rolled back, ").rstrip(": "),
+                )
+                if step.applies_as is Outcome.ROLLED_BACK
+                else None,
+                release_lock=step.locked,
+            )
+        )
+    released = run.runtime.state.complete_all(run.scope, completions, lock_owner=run.scope)
+    for step in steps:
+        step.owes_record = False
+        if step.action.target() in released:
+            step.locked = False
+            run.released.add(step.action.target())
 
 
 def _with_verification(decision: Decision, step: Step, verification: Mapping[str, Any] | None) -> Decision:
@@ -584,28 +628,41 @@ def execute(run: Run, intent: Intent) -> None:
 
 def execute_all(run: Run, intents: Sequence[Intent]) -> None:
     """A run's intents, in order: reports audited; each action decided through the guards; the
-    storm breaker counts the actions about to be applied in one write; then each is applied.
+    storm breaker counts the actions about to be applied in one write; then each is applied;
+    then their changes are recorded complete in one write.
 
-    Actions on different targets are decided together, then applied together. An action on a
-    target an earlier one of the run is about to change waits for that change and decides on
-    what it left (a database step after a database step). Never raises (failures are kept);
-    each step's lock is held from its decision to its end."""
-    batch: list[Step] = []
-    for intent in intents:
-        if isinstance(intent, Report):
-            _report(run, intent)
-            continue
-        runtime = run.runtime
-        step = Step(
+    Actions on different targets are decided together (their locks taken and their last raises
+    read in one call each), then applied together. An action on a target an earlier one of the
+    run is about to change waits for that change and decides on what it left (a database step
+    after a database step). Never raises (failures are kept); each step's lock is held from its
+    decision to its end."""
+    runtime = run.runtime
+    work: list[Step | Report] = [
+        intent
+        if isinstance(intent, Report)
+        else Step(
             run,
             intent.action(runtime.clients, runtime.settings),
             intent.params,
             applies_as=intent.applies_as,
             because=intent.because,
         )
+        for intent in intents
+    ]
+    batch: list[Step] = []
+    ahead: set[int] = set()  # the steps a `_lock_ahead` had already (by id)
+    for index, step in enumerate(work):
+        if isinstance(step, Report):
+            _report(run, step)
+            continue
         if any(ready.action.target() == step.action.target() for ready in batch):
             _act(batch)
             batch = []
+        if id(step) not in ahead:
+            later = [item for item in work[index:] if isinstance(item, Step)]
+            group = _distinct_targets(later, busy={ready.action.target() for ready in batch})
+            ahead.update(id(member) for member in group)
+            _lock_ahead(group)
         if _through(step, DECIDING) == "passed":
             batch.append(step)
         else:
@@ -613,14 +670,87 @@ def execute_all(run: Run, intents: Sequence[Intent]) -> None:
     _act(batch)
 
 
+def _distinct_targets(steps: Sequence[Step], busy: set[str]) -> list[Step]:
+    """The steps from the first up to the first whose target one before it has, or a step about
+    to act has (`busy`): these are decided together; that one waits for the changes before it."""
+    group: list[Step] = []
+    targets = set(busy)
+    for step in steps:
+        if step.action.target() in targets:
+            break
+        group.append(step)
+        targets.add(step.action.target())
+    return group
+
+
+def _lock_ahead(steps: Sequence[Step]) -> None:
+    """Steps on different targets, about to be decided together: their locks taken in one write,
+    then their last raises read in one (under the locks). Anything that fails here leaves each
+    step to take its own lock, with the wait, and read its own record, so this only saves calls.
+    One step alone takes its own."""
+    if len(steps) < 2:  # together is cheaper from two
+        return
+    run, settings = steps[0].run, steps[0].settings
+    try:
+        if not steps[0].live:  # a dry run or switched off: no lock, no change
+            return
+        run.runtime.state.acquire_locks(
+            [step.action.target() for step in steps], run.scope, ttl_seconds=settings.lock_ttl_seconds
+        )
+    except LockHeld:  # another run holds one: each step waits for its own
+        logger.info("a lock of the run is held by another run; each step takes its own, with the wait")
+        return
+    except Exception:  # the write (or the kill switch's read) failed: each step meets it again on its own
+        logger.warning("the run's locks were not taken at once; each step takes its own", exc_info=True)
+        return
+    for step in steps:
+        step.locked = True
+    try:
+        raises = run.runtime.state.last_raises([(step.action.name, step.action.target()) for step in steps])
+    except Exception:  # each step reads its own
+        logger.warning("the run's raise records were not read at once; each step reads its own", exc_info=True)
+        return
+    for step in steps:
+        step.last_raise = raises[(step.action.name, step.action.target())]
+        step.raise_known = True
+
+
 def _act(ready: Sequence[Step]) -> None:
     """Steps that passed every deciding guard: counted by the storm breaker, their baselines kept
-    and their plans fixed, in one write; then applied, each lock released at its step's end."""
+    and their plans fixed, in one write; then applied; then their changes recorded complete and
+    their locks released, in one write (each step on its own when any of that cannot be)."""
     together = _fix_together(ready)
+    owing = []
     for step in ready:
-        if _through(step, (apply,) if together else (consume_storm_budget, *ACTING)) == "failed":
+        if _through(step, (apply_owing_record,) if together else (consume_storm_budget, *ACTING)) == "failed":
             # Whatever a failed change left, the next step on this target reads it afresh.
             step.run.seen.pop(step.action.shared_read() or "", None)
+        if step.owes_record:
+            owing.append(step)
+        else:
+            _release_lock(step)
+    _pay_records(owing)
+
+
+def _pay_records(steps: Sequence[Step]) -> None:
+    """The records the run's applied changes owe, in one write; when it fails, each on its own;
+    one that still fails is audited (`NotRecorded`) and fails the invocation: Lambda's retry
+    finds the change in place and completes it (`converge`), never repeating it."""
+    if not steps:
+        return
+    try:
+        _record_complete(steps)
+    except Exception as error:
+        if len(steps) == 1:
+            _not_recorded(steps[0], error)
+        else:
+            logger.warning("the run's changes were not recorded at once; each on its own", exc_info=True)
+            for step in steps:
+                try:
+                    _record_complete([step])
+                except Exception as failure:
+                    _not_recorded(step, failure)
+    for step in steps:
         _release_lock(step)
 
 
@@ -684,6 +814,16 @@ def _fix_together(steps: Sequence[Step]) -> bool:
         if step.fixed is None:
             step.fixed = plans[step.action.name]
     return True
+
+
+def _not_recorded(step: Step, error: Exception) -> None:
+    assert step.plan is not None
+    failure = NotRecorded(
+        f"{step.plan.summary} is applied, but recording it in the state table failed ({error}); "
+        "Lambda's retry completes it and does not repeat the change"
+    )
+    failure.__cause__ = error
+    step.run.record_error(failure, step.ref(), step.before)
 
 
 def _give_back_storm_budget(step: Step) -> None:

@@ -113,6 +113,21 @@ class KeptBaseline:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """A change that took effect, as `StateStore.complete_all` records it."""
+
+    action: str
+    target: str
+    #: What a raise raised the target to (None: not a raise).
+    raised_to: Mapping[str, Any] | None
+    #: A restore: the baseline it restored is used up.
+    clear_baseline: bool = False
+    #: A roll-back: no raise of this action on this target until then, and why.
+    hold: tuple[float, str] | None = None
+    release_lock: bool = False
+
+
+@dataclass(frozen=True)
 class StormCount:
     """The storm breaker's count of a run's actions: their keys, in the settings' window."""
 
@@ -314,20 +329,34 @@ class StateStore:
         hold: tuple[float, str] | None = None,
         release_lock_of: str | None = None,
     ) -> bool:
-        """After a change took effect, in one transaction: the plan is applied; a raise is
-        remembered, with what it raised to (cooldown, hysteresis, stale baselines); a restore
-        consumes its baseline; and the target's lock held by `release_lock_of` is released.
+        """`complete_all` for one change. Returns whether its lock went with it."""
+        completion = Completion(
+            action, target, raised_to, clear_baseline, hold, release_lock=release_lock_of is not None
+        )
+        return target in self.complete_all(correlation_id, [completion], lock_owner=release_lock_of)
 
-        Returns whether the lock went with it: a lock that expired and was taken over since is
-        not ours to delete, and then the rest is written without it (one more call, rarely)."""
+    def complete_all(
+        self, correlation_id: str, completions: Sequence[Completion], *, lock_owner: str | None = None
+    ) -> set[str]:
+        """After changes took effect, in one transaction: their plans are applied; a raise is
+        remembered, with what it raised to (cooldown, hysteresis, stale baselines); a restore
+        consumes its baseline; and the targets' locks held by `lock_owner` are released.
+
+        Returns the targets whose lock went with it: a lock that expired and was taken over
+        since is not ours to delete, and then the rest is written without it (one more call,
+        rarely)."""
         now = self.now()
+        marks = dict.fromkeys(f"applied:{completion.action}" for completion in completions)  # one per action
+        applied = {f"#a{index}": mark for index, mark in enumerate(marks)}
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
                     "TableName": self._table,
                     "Key": {"id": {"S": f"run#{correlation_id}"}},
-                    "UpdateExpression": "SET #applied = :now, expiration = :expiration",
-                    "ExpressionAttributeNames": {"#applied": f"applied:{action}"},
+                    "UpdateExpression": "SET "
+                    + ", ".join(f"{name} = :now" for name in applied)
+                    + ", expiration = :expiration",
+                    "ExpressionAttributeNames": applied,
                     "ExpressionAttributeValues": {
                         ":now": {"N": repr(now)},
                         ":expiration": {"N": str(int(now + RUN_RECORD_KEEP_SECONDS))},
@@ -335,7 +364,42 @@ class StateStore:
                 }
             }
         ]
-        if raised_to is not None:
+        for completion in completions:
+            items += self._completing(correlation_id, completion, now)
+        releases: dict[str, TransactWriteItemTypeDef] = {
+            completion.target: {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": {"id": {"S": f"lock#{completion.target}"}},
+                    "ConditionExpression": "attribute_not_exists(id) OR #owner = :owner",
+                    "ExpressionAttributeNames": {"#owner": "owner"},
+                    "ExpressionAttributeValues": {":owner": {"S": lock_owner}},
+                }
+            }
+            for completion in completions
+            if completion.release_lock and lock_owner is not None
+        }
+        try:
+            self._dynamodb.transact_write_items(TransactItems=[*items, *releases.values()])
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            taken_over = {
+                target
+                for target, reason in zip(releases, reasons[len(items) :], strict=False)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            }
+            if not taken_over:
+                raise
+            # Taken over after they expired: the bookkeeping is written, those locks left to their holders.
+            releases = {target: release for target, release in releases.items() if target not in taken_over}
+            self._dynamodb.transact_write_items(TransactItems=[*items, *releases.values()])
+        return set(releases)
+
+    def _completing(self, correlation_id: str, completion: Completion, now: float) -> list[TransactWriteItemTypeDef]:
+        """What one completed change writes besides its run record's `applied:` mark."""
+        action, target = completion.action, completion.target
+        items: list[TransactWriteItemTypeDef] = []
+        if completion.raised_to is not None:
             items.append(
                 {
                     "Put": {
@@ -344,16 +408,16 @@ class StateStore:
                             "id": {"S": f"raise#{action}#{target}"},
                             "appliedAt": {"N": repr(now)},
                             "correlationId": {"S": correlation_id},
-                            "raisedTo": {"S": json.dumps(raised_to, sort_keys=True, default=str)},
+                            "raisedTo": {"S": json.dumps(completion.raised_to, sort_keys=True, default=str)},
                             # As long as the baseline it can tell is stale.
                             "expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
                         },
                     }
                 }
             )
-        if hold is not None:
+        if completion.hold is not None:
             # A raise the verifier rolled back is not made again by the next alarm that asks.
-            until, because = hold
+            until, because = completion.hold
             items.append(
                 {
                     "Update": {
@@ -368,30 +432,9 @@ class StateStore:
                     }
                 }
             )
-        if clear_baseline:
+        if completion.clear_baseline:
             items.append({"Delete": {"TableName": self._table, "Key": {"id": {"S": f"baseline#{action}#{target}"}}}})
-        if release_lock_of is None:
-            self._dynamodb.transact_write_items(TransactItems=items)
-            return False
-        release: TransactWriteItemTypeDef = {
-            "Delete": {
-                "TableName": self._table,
-                "Key": {"id": {"S": f"lock#{target}"}},
-                "ConditionExpression": "attribute_not_exists(id) OR #owner = :owner",
-                "ExpressionAttributeNames": {"#owner": "owner"},
-                "ExpressionAttributeValues": {":owner": {"S": release_lock_of}},
-            }
-        }
-        try:
-            self._dynamodb.transact_write_items(TransactItems=[*items, release])
-        except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
-            if not reasons or reasons[-1].get("Code") != "ConditionalCheckFailed":
-                raise
-            # Taken over after it expired: the bookkeeping is written, the lock left to its holder.
-            self._dynamodb.transact_write_items(TransactItems=items)
-            return False
-        return True
+        return items
 
     # --- approval requests (manual mode) -------------------------------------------------
 
@@ -419,24 +462,48 @@ class StateStore:
     # --- raise history: cooldown and hysteresis ------------------------------------------
 
     def last_raise(self, action: str, target: str) -> RaiseRecord | None:
-        item = self._get(f"raise#{action}#{target}")
-        if not item:
-            return None
-        correlation, raised_to = item.get("correlationId"), item.get("raisedTo")
-        held_until, held_because = item.get("heldUntil"), item.get("heldBecause")
-        return RaiseRecord(
-            float(item["appliedAt"]["N"]),
-            correlation["S"] if correlation else None,
-            json.loads(raised_to["S"]) if raised_to else None,
-            float(held_until["N"]) if held_until else None,
-            held_because["S"] if held_because else None,
+        return _raise_record(self._get(f"raise#{action}#{target}"))
+
+    def last_raises(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], RaiseRecord | None]:
+        """`last_raise` of each (action, target), in one read."""
+        found = self._get_many([f"raise#{action}#{target}" for action, target in keys])
+        return {(action, target): _raise_record(found.get(f"raise#{action}#{target}")) for action, target in keys}
+
+    def histories(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[RaiseRecord | None, dict[str, Any] | None]]:
+        """`last_raise` and `baseline` of each (action, target), in one read."""
+        found = self._get_many(
+            [f"{kind}#{action}#{target}" for action, target in keys for kind in ("raise", "baseline")]
         )
+        return {
+            (action, target): (
+                _raise_record(found.get(f"raise#{action}#{target}")),
+                _baseline_value(found.get(f"baseline#{action}#{target}")),
+            )
+            for action, target in keys
+        }
+
+    def _get_many(self, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """Items by id, in one consistent BatchGetItem (at most 100 ids); what it leaves
+        unprocessed is read on its own."""
+        found: dict[str, Mapping[str, Any]] = {}
+        keys = [{"id": {"S": item_id}} for item_id in dict.fromkeys(ids)]
+        response: dict[str, Any] = self._dynamodb.batch_get_item(  # type: ignore[assignment]
+            RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+        )
+        for item in response.get("Responses", {}).get(self._table, []):
+            found[item["id"]["S"]] = item
+        for key in response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", []):
+            item_id = str(key["id"]["S"])
+            if (unprocessed := self._get(item_id)) is not None:
+                found[item_id] = unprocessed
+        return found
 
     # --- baselines -----------------------------------------------------------------------
 
     def baseline(self, action: str, target: str) -> dict[str, Any] | None:
-        item = self._get(f"baseline#{action}#{target}")
-        return json.loads(item["value"]["S"]) if item else None  # type: ignore[no-any-return]
+        return _baseline_value(self._get(f"baseline#{action}#{target}"))
 
     def record_baseline(self, action: str, target: str, value: Mapping[str, Any], *, replace: bool = False) -> bool:
         """Keep the value from before the FIRST scale-up; later scale-ups must not overwrite it
@@ -470,20 +537,8 @@ class StateStore:
         waited = 0.0
         attempt = 0
         while True:
-            now = self.now()
             try:
-                self._dynamodb.put_item(
-                    TableName=self._table,
-                    Item={
-                        "id": {"S": f"lock#{target}"},
-                        "owner": {"S": owner},
-                        "expiration": {"N": str(int(now + ttl_seconds))},
-                    },
-                    # Free, abandoned (its holder died: expired), or already ours (a retry).
-                    ConditionExpression="attribute_not_exists(id) OR expiration < :now OR #owner = :owner",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={":now": {"N": str(int(now))}, ":owner": {"S": owner}},
-                )
+                self._dynamodb.put_item(**self._lock_put(target, owner, ttl_seconds))
             except ClientError as error:
                 if not _is_conditional_failure(error):
                     raise
@@ -499,6 +554,35 @@ class StateStore:
             self._sleep(delay)
             waited += delay
             attempt += 1
+
+    def acquire_locks(self, targets: Sequence[str], owner: str, *, ttl_seconds: int) -> None:
+        """The leases on all of `targets` in one transaction, or none: no waiting. When one is
+        held by another owner (`LockHeld`) or the write fails, the caller takes them one by one,
+        each with `acquire_lock`'s wait (re-entrant, so a lease this wrote is found as its own)."""
+        try:
+            self._dynamodb.transact_write_items(
+                TransactItems=[{"Put": self._lock_put(target, owner, ttl_seconds)} for target in targets]  # type: ignore[typeddict-item]
+            )
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+                raise LockHeld(f"another remediation holds one of {', '.join(targets)}") from error
+            raise
+
+    def _lock_put(self, target: str, owner: str, ttl_seconds: int) -> dict[str, Any]:
+        now = self.now()
+        return {
+            "TableName": self._table,
+            "Item": {
+                "id": {"S": f"lock#{target}"},
+                "owner": {"S": owner},
+                "expiration": {"N": str(int(now + ttl_seconds))},
+            },
+            # Free, abandoned (its holder died: expired), or already ours (a retry).
+            "ConditionExpression": "attribute_not_exists(id) OR expiration < :now OR #owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":now": {"N": str(int(now))}, ":owner": {"S": owner}},
+        }
 
     def release_lock(self, target: str, owner: str) -> None:
         try:
@@ -652,4 +736,22 @@ class StateStore:
 
     def _get(self, item_id: str) -> dict[str, Any] | None:
         response = self._dynamodb.get_item(TableName=self._table, Key={"id": {"S": item_id}}, ConsistentRead=True)
-        return response.get("Item")  # type: ignore[return-value]
+        return response.get("Item")
+
+
+def _raise_record(item: Mapping[str, Any] | None) -> RaiseRecord | None:
+    if not item:
+        return None
+    correlation, raised_to = item.get("correlationId"), item.get("raisedTo")
+    held_until, held_because = item.get("heldUntil"), item.get("heldBecause")
+    return RaiseRecord(
+        float(item["appliedAt"]["N"]),
+        correlation["S"] if correlation else None,
+        json.loads(raised_to["S"]) if raised_to else None,
+        float(held_until["N"]) if held_until else None,
+        held_because["S"] if held_because else None,
+    )
+
+
+def _baseline_value(item: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return json.loads(item["value"]["S"]) if item else None
