@@ -59,11 +59,11 @@ def observe(
         facts["firing_traffic_alarms"] = tuple(firing_traffic_alarms(cloudwatch, settings))
     history: dict[str, History] = {}
     if Need.SCALE_HISTORY in needs:
-        for action in (actions.SetReservedConcurrency(clients, settings), actions.SetStageCache(clients, settings)):
-            last = state.last_raise(action.name, action.target())
-            history[action.name] = History(
-                last.applied_at if last else None, state.baseline(action.name, action.target())
-            )
+        traffic = (actions.SetReservedConcurrency(clients, settings), actions.SetStageCache(clients, settings))
+        found = state.histories([(action.name, action.target()) for action in traffic])
+        for action in traffic:
+            last, baseline = found[(action.name, action.target())]
+            history[action.name] = History(last.applied_at if last else None, baseline)
     if Need.DATABASE in needs:
         instance_id = settings.target_db_instance_id
         facts["database"] = instance_state(describe_instance(clients.rds, instance_id))
