@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-READ_PREFIXES = ("Get", "Describe", "List")
+READ_PREFIXES = ("Get", "BatchGet", "Describe", "List")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,21 @@ def resource_of(operation: str, params: dict[str, Any]) -> str:  # noqa: PLR0911
         return "account"
     if operation.endswith("Schedule"):
         return str(params.get("Name", ""))
+    if operation in {"TransactWriteItems", "BatchGetItem"}:
+        return _state_kinds(params)
     return ""
+
+
+def _state_kinds(params: dict[str, Any]) -> str:
+    """What kinds of state-table item a transaction or batch read touches: `storm,baseline×2,run`."""
+    ids = [
+        str((write.get("Key") or write.get("Item") or {}).get("id", {}).get("S", "?"))
+        for item in params.get("TransactItems", [])
+        for write in item.values()
+    ]
+    ids += [str(key["id"]["S"]) for table in params.get("RequestItems", {}).values() for key in table["Keys"]]
+    kinds = Counter(item_id.split("#", maxsplit=1)[0] for item_id in ids)
+    return ",".join(kind if n == 1 else f"{kind}×{n}" for kind, n in kinds.items())
 
 
 class CallLog:
