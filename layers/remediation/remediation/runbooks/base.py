@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 #: What the engine itself calls for every runbook (state table, audit bus, kill switch, re-read).
 ENGINE_PERMISSIONS = (
     "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
