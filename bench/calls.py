@@ -20,6 +20,8 @@ class Call:
     service: str
     operation: str
     resource: str
+    #: What a read reads, one name per resource: a batch read names each state item it reads.
+    reads: tuple[str, ...] = ()
 
     @property
     def is_read(self) -> bool:
@@ -105,7 +107,11 @@ class CallLog:
     def _call(self, model: Any, **_: Any) -> None:
         name, params = self._pending.pop(id(model), (model.name, {}))
         service = model.service_model.service_id.hyphenize()
-        self.calls.append(Call(service, model.name, resource_of(name, params)))
+        call = Call(service, model.name, resource_of(name, params))
+        if call.is_read:
+            batch = [str(key["id"]["S"]) for table in params.get("RequestItems", {}).values() for key in table["Keys"]]
+            call = Call(call.service, call.operation, call.resource, tuple(batch) or (str(call),))
+        self.calls.append(call)
         self._started.append(time.perf_counter())
 
     def _done(self, **_: Any) -> None:
@@ -122,8 +128,14 @@ class CallLog:
 
 
 def repeated_reads(calls: list[Call]) -> dict[str, int]:
-    """Reads of the same resource by the same operation more than once."""
-    counts = Counter(str(call) for call in calls if call.is_read)
+    """Resources read more than once: by the same operation, or a state item read on its own
+    (`GetItem(raise#…)`) and in a batch (`BatchGetItem(raise×2)`) alike."""
+    counts = Counter(
+        f"GetItem({name})" if call.operation == "BatchGetItem" else name
+        for call in calls
+        if call.is_read
+        for name in call.reads
+    )
     return {call: n for call, n in counts.items() if n > 1}
 
 
