@@ -85,52 +85,10 @@ def test_storm_breaker_escalates_instead_of_acting(app: App, invoke) -> None:
     assert [e["detail-type"] for e in events].count("Escalation Required") == 1
 
 
-def test_a_run_that_applies_two_actions_counts_them_and_fixes_their_plans_in_one_write(
-    app: App, invoke, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given every call recorded as it leaves botocore, with the state-table items each write touches
-    calls: list[tuple[str, list[str]]] = []
-    original = BaseClient._make_api_call
-
-    def recording(client: BaseClient, operation: str, params: Any) -> Any:
-        keys = [params["Key"]["id"]["S"]] if "Key" in params else []
-        for item in params.get("TransactItems", []):
-            (write,) = item.values()
-            keys.append((write.get("Key") or write["Item"])["id"]["S"])
-        calls.append((operation, keys))
-        return original(client, operation, params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
-
-    # When a spike applies both of its actions
-    invoke(SPIKE, load_event("latency-warning"))
-
-    # Then both are counted, their baselines kept and their plans fixed in one write, before either change
-    assert len(by_outcome(app.audit_events(), "applied")) == 2
-    storm_writes = [(operation, keys) for operation, keys in calls if any(key.startswith("storm#") for key in keys)]
-    assert len(storm_writes) == 1
-    operation, keys = storm_writes[0]
-    assert operation == "TransactWriteItems"
-    assert sorted(key.split("#")[0] for key in keys) == ["baseline", "baseline", "run", "storm"]
-    first_change = next(i for i, (operation, _) in enumerate(calls) if operation == "PutFunctionConcurrency")
-    assert calls.index(storm_writes[0]) < first_change
-    baseline_writes = [operation for operation, keys in calls if any(key.startswith("baseline#") for key in keys)]
-    assert baseline_writes == ["TransactWriteItems"]
-    window = app.dynamodb.scan(
-        TableName=app.table,
-        ScanFilter={"id": {"AttributeValueList": [{"S": "storm#"}], "ComparisonOperator": "BEGINS_WITH"}},
-    )
-    assert len(window["Items"][0]["actions"]["SS"]) == 2
-    baseline = app.dynamodb.get_item(
-        TableName=app.table, Key={"id": {"S": "baseline#set-reserved-concurrency#printapp-api"}}
-    )["Item"]
-    assert json.loads(baseline["value"]["S"]) == {"reservedConcurrency": 100}
-
-
-def test_a_run_on_two_targets_locks_both_in_one_write_then_reads_their_raises_in_one(
-    app: App, invoke, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given every call recorded as it leaves botocore, with the state-table items it touches
+@pytest.fixture
+def state_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
+    """Every call as it leaves botocore, with the state-table items it touches and how:
+    `Put lock#printapp-api`, `Get raise#…`, `Update storm#…`."""
     calls: list[tuple[str, list[str]]] = []
     original = BaseClient._make_api_call
 
@@ -146,6 +104,48 @@ def test_a_run_on_two_targets_locks_both_in_one_write_then_reads_their_raises_in
         return original(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return calls
+
+
+def _kind(key: str) -> str:
+    """`Update storm#1795000500` → `storm`."""
+    return key.split(" ", 1)[1].split("#", 1)[0]
+
+
+def test_a_run_that_applies_two_actions_counts_them_and_fixes_their_plans_in_one_write(
+    app: App, invoke, state_calls: list[tuple[str, list[str]]]
+) -> None:
+    calls = state_calls
+
+    # When a spike applies both of its actions
+    invoke(SPIKE, load_event("latency-warning"))
+
+    # Then both are counted, their baselines kept and their plans fixed in one write, before either change
+    assert len(by_outcome(app.audit_events(), "applied")) == 2
+    storm_writes = [(operation, keys) for operation, keys in calls if any(_kind(key) == "storm" for key in keys)]
+    assert len(storm_writes) == 1
+    operation, keys = storm_writes[0]
+    assert operation == "TransactWriteItems"
+    assert sorted(_kind(key) for key in keys) == ["baseline", "baseline", "run", "storm"]
+    first_change = next(i for i, (operation, _) in enumerate(calls) if operation == "PutFunctionConcurrency")
+    assert calls.index(storm_writes[0]) < first_change
+    baseline_writes = [operation for operation, keys in calls if any(_kind(key) == "baseline" for key in keys)]
+    assert baseline_writes == ["TransactWriteItems"]
+    window = app.dynamodb.scan(
+        TableName=app.table,
+        ScanFilter={"id": {"AttributeValueList": [{"S": "storm#"}], "ComparisonOperator": "BEGINS_WITH"}},
+    )
+    assert len(window["Items"][0]["actions"]["SS"]) == 2
+    baseline = app.dynamodb.get_item(
+        TableName=app.table, Key={"id": {"S": "baseline#set-reserved-concurrency#printapp-api"}}
+    )["Item"]
+    assert json.loads(baseline["value"]["S"]) == {"reservedConcurrency": 100}
+
+
+def test_a_run_on_two_targets_locks_both_in_one_write_then_reads_their_raises_in_one(
+    app: App, invoke, state_calls: list[tuple[str, list[str]]]
+) -> None:
+    calls = state_calls
 
     # When a spike applies both of its actions
     invoke(SPIKE, load_event("latency-warning"))
