@@ -505,26 +505,34 @@ class StateStore:
     def baseline(self, action: str, target: str) -> dict[str, Any] | None:
         return _baseline_value(self._get(f"baseline#{action}#{target}"))
 
-    def record_baseline(self, action: str, target: str, value: Mapping[str, Any], *, replace: bool = False) -> bool:
+    def record_baseline(self, action: str, target: str, value: Mapping[str, Any], *, replace: bool = False) -> None:
         """Keep the value from before the FIRST scale-up; later scale-ups must not overwrite it
         (`replace`: the recorded one is stale, and this value takes its place)."""
-        now = self.now()
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item={
-                    "id": {"S": f"baseline#{action}#{target}"},
-                    "value": {"S": json.dumps(value, default=str)},
-                    "recordedAt": {"N": repr(now)},
-                    "expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
-                },
-                **({} if replace else {"ConditionExpression": "attribute_not_exists(id)"}),  # type: ignore[arg-type]
+        self._dynamodb.update_item(**self._baseline_update(KeptBaseline(action, target, value, replace), self.now()))
+
+    def _baseline_update(self, kept: KeptBaseline, now: float) -> dict[str, Any]:
+        """The baseline's write, on its own or in a run's transaction: `if_not_exists` keeps the
+        first scale-up's value without failing (a transaction with it still goes through)."""
+        values = (
+            (":value", ":now", ":expiration")
+            if kept.replace
+            else (
+                "if_not_exists(#value, :value)",
+                "if_not_exists(recordedAt, :now)",
+                "if_not_exists(expiration, :expiration)",
             )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+        )
+        return {
+            "TableName": self._table,
+            "Key": {"id": {"S": f"baseline#{kept.action}#{kept.target}"}},
+            "UpdateExpression": "SET #value = {}, recordedAt = {}, expiration = {}".format(*values),
+            "ExpressionAttributeNames": {"#value": "value"},
+            "ExpressionAttributeValues": {
+                ":value": {"S": json.dumps(kept.value, default=str)},
+                ":now": {"N": repr(now)},
+                ":expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
+            },
+        }
 
     # --- locks ---------------------------------------------------------------------------
 
@@ -676,31 +684,7 @@ class StateStore:
         if storm is not None:
             items.append({"Update": self._storm_count(storm)})  # type: ignore[typeddict-item]
         for kept in baselines:
-            # if_not_exists keeps the first scale-up's baseline without failing the transaction.
-            values = (
-                (":value", ":now", ":expiration")
-                if kept.replace
-                else (
-                    "if_not_exists(#value, :value)",
-                    "if_not_exists(recordedAt, :now)",
-                    "if_not_exists(expiration, :expiration)",
-                )
-            )
-            items.append(
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": {"id": {"S": f"baseline#{kept.action}#{kept.target}"}},
-                        "UpdateExpression": "SET #value = {}, recordedAt = {}, expiration = {}".format(*values),
-                        "ExpressionAttributeNames": {"#value": "value"},
-                        "ExpressionAttributeValues": {
-                            ":value": {"S": json.dumps(kept.value, default=str)},
-                            ":now": {"N": repr(now)},
-                            ":expiration": {"N": str(int(now + BASELINE_KEEP_SECONDS))},
-                        },
-                    }
-                }
-            )
+            items.append({"Update": self._baseline_update(kept, now)})  # type: ignore[typeddict-item]
         if plans:
             names = {f"#p{index}": f"plan:{action}" for index, action in enumerate(plans)}
             fixed = {f":p{index}": {"S": plan.to_json()} for index, plan in enumerate(plans.values())}
