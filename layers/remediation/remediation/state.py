@@ -669,8 +669,8 @@ class StateStore:
         plans: Mapping[str, FixedPlan],
         *,
         alarm: Mapping[str, Any] | None,
-        baselines: Sequence[KeptBaseline] = (),
-        storm: StormCount | None = None,
+        baselines: Sequence[KeptBaseline],
+        storm: StormCount,
     ) -> None:
         """Before a run's changes, in one transaction: the storm breaker counts them (room for
         all, or all counted by an earlier attempt), the baselines of its raises are kept (the
@@ -680,11 +680,10 @@ class StateStore:
         failed) nothing of it was written, or all of it was and the answer was lost: the caller
         then takes the steps one by one, each of which finds what is written already."""
         now = self.now()
-        items: list[TransactWriteItemTypeDef] = []
-        if storm is not None:
-            items.append({"Update": self._storm_count(storm)})  # type: ignore[typeddict-item]
-        for kept in baselines:
-            items.append({"Update": self._baseline_update(kept, now)})  # type: ignore[typeddict-item]
+        items: list[TransactWriteItemTypeDef] = [
+            {"Update": self._storm_count(storm)},  # type: ignore[typeddict-item]
+            *({"Update": self._baseline_update(kept, now)} for kept in baselines),  # type: ignore[list-item]
+        ]
         if plans:
             names = {f"#p{index}": f"plan:{action}" for index, action in enumerate(plans)}
             fixed = {f":p{index}": {"S": plan.to_json()} for index, plan in enumerate(plans.values())}
@@ -706,8 +705,7 @@ class StateStore:
                     }
                 }
             )
-        if items:
-            self._dynamodb.transact_write_items(TransactItems=items)
+        self._dynamodb.transact_write_items(TransactItems=items)
 
     def release_storm_budget(self, key: str, *, window_seconds: int) -> None:
         """Give back what `consume_storm_budget` took for an action that was not applied."""
