@@ -28,16 +28,17 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stack import stack_outputs
+
 DEFAULT_STACK = "printapp-remediation"
 HANDLER_FAILED = 1
 NOT_INVOKED = 2
 
 
 def approval_function(cloudformation: Any, stack: str) -> str:
-    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "ApprovalHandlerFunctionName":
-            return str(output["OutputValue"])
+    name = stack_outputs(cloudformation, stack).get("ApprovalHandlerFunctionName")
+    if name:
+        return name
     raise LookupError(f"stack {stack} has no ApprovalHandlerFunctionName output: deploy the current template")
 
 

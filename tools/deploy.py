@@ -35,6 +35,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local_aws import SAM_VENV, python312_dirs
+from stack import stack_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMCONFIG = ROOT / "samconfig.toml"
@@ -136,11 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = ["--parameter-overrides", *(f"{key}={value}" for key, value in given.items())]
         if sam("deploy", "--config-env", env.name, *confirm, *overrides, region=env.region):
             return SAM_FAILED
-        stack = boto3.client("cloudformation", region_name=env.region).describe_stacks(StackName=env.stack)
+        outputs = stack_outputs(boto3.client("cloudformation", region_name=env.region), env.stack)
     except (DeployError, BotoCoreError, ClientError) as error:
         print(f"deploy: {error}", file=sys.stderr)
         return NOT_STARTED
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0].get("Outputs", [])}
     for key, value in sorted(outputs.items()):
         print(f"{key}\t{value}")
     print("\n" + next_steps(env.stack, outputs, dry_run=given["DryRun"] == "true"))

@@ -25,6 +25,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from stack import stack_outputs
+
 ROOT = Path(__file__).resolve().parents[1]
 MINISTACK_VENV = ROOT / ".venv-ministack"
 SAM_VENV = ROOT / ".venv-sam"
@@ -191,8 +193,7 @@ class LocalAws:
             "--parameter-overrides",
             *overrides,
         )
-        stacks = self.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        outputs = stack_outputs(self.client("cloudformation"), stack)
         # The emulator ignores TimeToLiveSpecification in templates: set it as AWS would have.
         self.client("dynamodb").update_time_to_live(
             TableName=outputs["StateTableName"],

@@ -24,15 +24,14 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stack import stack_outputs
+
 DEFAULT_STACK = "printapp-remediation"
 
 
 def locate(cloudformation: Any, stack: str, function: str) -> tuple[str, str]:
     """(the function's name, its DLQ's URL) from the stack's outputs."""
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    }
+    outputs = stack_outputs(cloudformation, stack)
     logical = function.removesuffix("Function")
     if f"{logical}FunctionName" not in outputs:
         named = [key.removesuffix("FunctionName") for key, value in outputs.items() if value == function]

@@ -44,6 +44,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cfn_template import load_template
+from stack import stack_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -249,13 +250,11 @@ def read_deployed(client: Callable[[str], Any], stack: str) -> Deployed:
     """Read-only: the stack's functions' environments (GetFunctionConfiguration) and its alarm topic."""
     cloudformation = client("cloudformation")
     try:
-        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+        outputs = stack_outputs(cloudformation, stack)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         return Deployed(source=f"the settings' defaults (stack {stack} not read: {code})")
-    topics = tuple(
-        output["OutputValue"] for output in described.get("Outputs", []) if output["OutputKey"] == "AlarmTopicArn"
-    )
+    topics = tuple(value for key, value in outputs.items() if key == "AlarmTopicArn")
     handlers = handler_functions(load_template(TEMPLATE))
     environments: dict[str, dict[str, str]] = {}
     for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
