@@ -7,8 +7,10 @@ import cycle, fails here.
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
+from printapp_cli import COMMANDS
 from support.app import ROOT
 
 PACKAGE = ROOT / "layers" / "remediation" / "remediation"
@@ -65,3 +67,25 @@ def test_the_layer_has_no_import_cycle() -> None:
 
 def test_no_module_is_a_grab_bag() -> None:
     assert not [p.name for p in PACKAGE.rglob("*.py") if p.stem in {"utils", "helpers", "common", "misc"}]
+
+
+def test_every_tool_module_the_command_line_imports_is_installed_with_it() -> None:
+    # Given the modules `printapp-remediation` loads: its commands' modules and what they import
+    # from tools/, transitively
+    tools = ROOT / "tools"
+    local = {path.stem for path in tools.glob("*.py")}
+    needed, pending = set(), ["printapp_cli", *(command.module for command in COMMANDS.values())]
+    while pending:
+        module = pending.pop()
+        if module in needed:
+            continue
+        needed.add(module)
+        for node in ast.walk(ast.parse((tools / f"{module}.py").read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            pending += [name for name in names if name in local]
+
+    # Then pip installs each of them with the command line (a new one left out of pyproject.toml
+    # passes every test, which put tools/ on sys.path, and breaks the installed command)
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert sorted(needed - set(setuptools["py-modules"])) == []
