@@ -151,13 +151,10 @@ def test_a_completed_change_releases_its_lock_in_the_same_write_unless_it_was_ta
 
     # Given a lock held by this state change: completing its change releases it too
     store.acquire_lock("printapp-api", "ours", ttl_seconds=60, wait_seconds=0)
-    assert store.complete(
-        "ours",
-        "set-reserved-concurrency",
-        "printapp-api",
-        raised_to={"reservedConcurrency": 200},
-        release_lock_of="ours",
+    raise_to_200 = Completion(
+        "set-reserved-concurrency", "printapp-api", {"reservedConcurrency": 200}, release_lock=True
     )
+    assert store.complete_all("ours", [raise_to_200], lock_owner="ours") == {"printapp-api"}
     assert "Item" not in app.dynamodb.get_item(**lock)
 
     # Given one that expired and was taken over by another alarm: the change is still recorded,
@@ -165,13 +162,10 @@ def test_a_completed_change_releases_its_lock_in_the_same_write_unless_it_was_ta
     store.acquire_lock("printapp-api", "ours", ttl_seconds=60, wait_seconds=0)
     clock.advance(120)
     store.acquire_lock("printapp-api", "theirs", ttl_seconds=60, wait_seconds=0)
-    assert not store.complete(
-        "ours",
-        "set-reserved-concurrency",
-        "printapp-api",
-        raised_to={"reservedConcurrency": 300},
-        release_lock_of="ours",
+    raise_to_300 = Completion(
+        "set-reserved-concurrency", "printapp-api", {"reservedConcurrency": 300}, release_lock=True
     )
+    assert store.complete_all("ours", [raise_to_300], lock_owner="ours") == set()
     assert app.dynamodb.get_item(**lock)["Item"]["owner"] == {"S": "theirs"}
     raised = store.last_raise("set-reserved-concurrency", "printapp-api")
     assert raised is not None

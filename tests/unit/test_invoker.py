@@ -27,7 +27,7 @@ from moto.server import ThreadedMotoServer
 
 import local_invoke
 from cfn_template import Resolver, Stack, TemplateError, function_properties, load_template
-from remediation.state import StateStore
+from remediation.state import Completion, StateStore
 from support.app import EVENTS, STACK, App, alarm_message, load_event
 from support.audit import for_action, only
 from support.fakes import ACCOUNT_ID, REGION
@@ -365,7 +365,7 @@ def test_parameter_overrides_reach_the_handler_dry_run_changes_nothing(
         ),
     ):
         an_hour_ago.record_baseline(action, target, baseline)
-        an_hour_ago.complete("the-spike", action, target, raised_to=raised_to)
+        an_hour_ago.complete_all("the-spike", [Completion(action, target, raised_to)])
     _set_every_alarm(app, "OK")
 
     # When the recovery is invoked with the template parameter DryRun=true

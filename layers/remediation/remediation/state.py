@@ -318,23 +318,6 @@ class StateStore:
             return False
         return True
 
-    def complete(
-        self,
-        correlation_id: str,
-        action: str,
-        target: str,
-        *,
-        raised_to: Mapping[str, Any] | None,
-        clear_baseline: bool = False,
-        hold: tuple[float, str] | None = None,
-        release_lock_of: str | None = None,
-    ) -> bool:
-        """`complete_all` for one change. Returns whether its lock went with it."""
-        completion = Completion(
-            action, target, raised_to, clear_baseline, hold, release_lock=release_lock_of is not None
-        )
-        return target in self.complete_all(correlation_id, [completion], lock_owner=release_lock_of)
-
     def complete_all(
         self, correlation_id: str, completions: Sequence[Completion], *, lock_owner: str | None = None
     ) -> set[str]:
