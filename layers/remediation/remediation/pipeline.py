@@ -525,10 +525,7 @@ def _change(step: Step, after_change: Callable[[Step], dict[str, Any] | None]) -
         verification = after_change(step)
     except Exception as error:
         step.run.record(applied)  # the change stands: say so first, then what failed
-        raise NotRecorded(
-            f"{step.plan.summary} is applied, but scheduling its check or recording it in the state table "
-            f"failed ({error}); Lambda's retry completes both and does not repeat the change"
-        ) from error
+        raise _not_recorded_error(step, error, "scheduling its check or recording it in the state table") from error
     return _with_verification(applied, step, verification)
 
 
@@ -817,13 +814,17 @@ def _fix_together(steps: Sequence[Step]) -> bool:
 
 
 def _not_recorded(step: Step, error: Exception) -> None:
-    assert step.plan is not None
-    failure = NotRecorded(
-        f"{step.plan.summary} is applied, but recording it in the state table failed ({error}); "
-        "Lambda's retry completes it and does not repeat the change"
-    )
+    failure = _not_recorded_error(step, error, "recording it in the state table")
     failure.__cause__ = error
     step.run.record_error(failure, step.ref(), step.before)
+
+
+def _not_recorded_error(step: Step, error: Exception, what: str) -> NotRecorded:
+    assert step.plan is not None
+    return NotRecorded(
+        f"{step.plan.summary} is applied, but {what} failed ({error}); "
+        "Lambda's retry completes it and does not repeat the change"
+    )
 
 
 def _give_back_storm_budget(step: Step) -> None:
