@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from remediation.runbooks.scale_down import ScaleDownRunbook
 from remediation.runbooks.spike import SpikeRunbook
+from remediation.state import StateStore
 from support.app import STACK, App, load_event, with_message
 from support.audit import by_outcome, for_action, only
 from support.fakes import FakeClock
@@ -204,3 +208,41 @@ def test_scale_down_never_raises_what_the_spike_did_not(app: App, invoke, clock:
     assert app.stage_cache() == (False, None)
     cache = only(for_action(app.audit_events(), "set-stage-cache"))
     assert (cache["outcome"], cache["limit"]) == ("skipped", "no-baseline")
+
+
+def test_a_scale_up_landing_while_the_scale_down_decides_is_not_undone(
+    app: App, invoke, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a spike, then calm, and the hysteresis window has passed
+    _spike_then_calm(app, invoke)
+    clock.advance(16 * 60)
+    # ... and right after the scale-down read the raise history, latency turned critical and
+    # another alarm's run raised concurrency again (it held the lock; the scale-down waited)
+    read_history = StateStore.histories
+
+    def a_spike_lands_meanwhile(store: StateStore, keys: Any) -> Any:
+        found = read_history(store, keys)
+        monkeypatch.setattr(StateStore, "histories", read_history)
+        for name in (LATENCY_WARNING, LATENCY_CRITICAL):
+            app.set_alarm(name, "ALARM")
+        invoke(SPIKE, load_event("latency-critical"))
+        return found
+
+    monkeypatch.setattr(StateStore, "histories", a_spike_lands_meanwhile)
+
+    invoke(SCALE_DOWN, load_event("latency-recovered"))
+
+    # Then the scale-up that landed meanwhile stays, and so does the one before it: the
+    # scale-down decided from a history in which the last scale-up was 16 minutes old
+    events = app.audit_events()
+    spike, scale_down = (
+        [event for event in events if event["detail"]["handler"] == handler]
+        for handler in ("spike_handler", "scale_down_handler")
+    )
+    assert only(for_action(spike, "set-stage-cache"))["after"]["cacheClusterSize"] == "6.1"
+    assert app.stage_cache() == (True, Decimal("6.1"))
+    assert app.reserved_concurrency() == 200
+    for action in ("set-reserved-concurrency", "set-stage-cache"):
+        kept = only(for_action(scale_down, action))
+        assert (kept["outcome"], kept["limit"]) == ("skipped", "hysteresis")
+        assert "set-stage-cache on printapp-api/prod was raised again 0 s ago" in kept["reason"]

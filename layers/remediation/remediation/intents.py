@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from remediation.alarm import AlarmConfig, AlarmNotification
     from remediation.settings import Settings
     from remediation.signals import Recognised
+    from remediation.state import RaiseRecord
 
 
 class Need(StrEnum):
@@ -60,6 +61,10 @@ class Facts:
     firing_traffic_alarms: tuple[str, ...] = ()
     #: Action name → its history on the action's target.
     history: Mapping[str, History] = field(default_factory=dict)
+    #: For the engine, not the runbook: the raise records `history` was read from, by (action,
+    #: target). Before it acts on a decision made from them, it confirms them unchanged under
+    #: its locks (a scale-up landing meanwhile would make a scale-down's hysteresis stale).
+    raises: Mapping[tuple[str, str], RaiseRecord | None] = field(default_factory=dict)
     database: Mapping[str, Any] | None = None
 
 

@@ -64,6 +64,7 @@ def observe(
         for action in traffic:
             last, baseline = found[(action.name, action.target())]
             history[action.name] = History(last.applied_at if last else None, baseline)
+        facts["raises"] = {key: last for key, (last, _) in found.items()}
     if Need.DATABASE in needs:
         instance_id = settings.target_db_instance_id
         facts["database"] = instance_state(describe_instance(clients.rds, instance_id))

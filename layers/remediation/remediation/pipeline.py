@@ -38,6 +38,7 @@ from remediation.audit import ActionRef, Decision, correlation_id_for
 from remediation.errors import (
     AlreadyApplied,
     AuditDeliveryError,
+    HysteresisActive,
     KillSwitchUnreadable,
     Limit,
     LockHeld,
@@ -55,7 +56,7 @@ from remediation.errors import (
 from remediation.intents import Report
 from remediation.schedule import run_scope, schedule_check
 from remediation.settings import ApprovalMode
-from remediation.state import Completion, FixedPlan, KeptBaseline, RaiseRecord, RunRecord, StormCount
+from remediation.state import Completion, FixedPlan, KeptBaseline, RaiseRecord, RaisesChanged, RunRecord, StormCount
 
 if TYPE_CHECKING:
     from remediation.alarm import AlarmNotification
@@ -103,6 +104,9 @@ class Run:
     #: What this run last read or applied of a shared target (`Action.shared_read`): the database
     #: actions of one run read the instance once, each next one starting from the last's after.
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The raise records the runbook decided from (`Facts.raises`): confirmed unchanged under the
+    #: locks before anything is acted on (`decided_on_current_history`).
+    raises_read: dict[tuple[str, str], RaiseRecord | None] = field(default_factory=dict)
 
     @cached_property
     def correlation_id(self) -> str:
@@ -219,6 +223,8 @@ class Step:
     #: here or with the run's other steps: `_lock_ahead`).
     last_raise: RaiseRecord | None = None
     raise_known: bool = False
+    #: The run's `raises_read` confirmed unchanged under this step's lock.
+    history_confirmed: bool = False
     #: Applied, its check scheduled; its record (and lock release) to be written with the run's others.
     owes_record: bool = False
     #: What an applied change is called (the verifier's roll-back is `rolled-back`), and why.
@@ -295,6 +301,39 @@ def recall_fixed_plan(step: Step) -> Decision | None:
     step.params = step.action.parameters.model_validate(step.fixed.params)
     step.decision_id = step.fixed.decision_id
     return None
+
+
+def decided_on_current_history(step: Step) -> None:
+    """A restore was decided from the raise history (hysteresis: no scale-down soon after a
+    scale-up), read before any lock. Under the lock that history must still be the one read: a
+    scale-up that landed meanwhile is not undone on the strength of an older one."""
+    run = step.run
+    if step.raising or not run.raises_read or step.history_confirmed:
+        return
+    current = run.runtime.state.last_raises(list(run.raises_read))
+    key = (step.action.name, step.action.target())
+    if key in current:
+        step.last_raise, step.raise_known = current[key], True
+    changed = [
+        (action, target) for (action, target), record in current.items() if record != run.raises_read[(action, target)]
+    ]
+    if changed:
+        clock = run.runtime.clock()
+        what = "; ".join(_raise_shown(action, target, current[(action, target)], clock) for action, target in changed)
+        raise HysteresisActive(
+            f"the raise history changed while this scale-down decided ({what}): it decided from an older "
+            f"one, and a scale-down waits {step.settings.scale_down_hysteresis_seconds} s after a scale-up; "
+            "left as it is, the next OK decides again"
+        )
+    step.history_confirmed = True
+
+
+def _raise_shown(action: str, target: str, record: RaiseRecord | None, now: float) -> str:
+    if record is None:
+        return f"{action} on {target}: its raise record is gone"
+    if record.held_until is not None:
+        return f"{action} on {target}: rolled back by the verifier"
+    return f"{action} on {target} was raised again {int(now - record.applied_at)} s ago"
 
 
 def read_before(step: Step) -> None:
@@ -600,6 +639,7 @@ def _with_verification(decision: Decision, step: Step, verification: Mapping[str
 DECIDING: tuple[Guard, ...] = (
     take_lock,
     recall_fixed_plan,
+    decided_on_current_history,
     read_before,
     converge,
     undo_only_ours,
@@ -682,26 +722,48 @@ def _distinct_targets(steps: Sequence[Step], busy: set[str]) -> list[Step]:
 
 def _lock_ahead(steps: Sequence[Step]) -> None:
     """Steps on different targets, about to be decided together: their locks taken in one write,
-    then their last raises read in one (under the locks). Anything that fails here leaves each
-    step to take its own lock, with the wait, and read its own record, so this only saves calls.
-    One step alone takes its own."""
-    if len(steps) < 2:  # together is cheaper from two
-        return
+    then their last raises read in one (under the locks). Raise records the runbook decided
+    from are not read again: the same write holds only if they are unchanged. Anything that
+    fails here leaves each step to take its own lock, with the wait, and read its own record, so
+    this only saves calls. One step alone takes its own, unless the write spares it a read."""
     run, settings = steps[0].run, steps[0].settings
+    as_read = run.raises_read
+    if len(steps) < 2 and not as_read:  # together is cheaper from two
+        return
     try:
         if not steps[0].live:  # a dry run or switched off: no lock, no change
             return
         run.runtime.state.acquire_locks(
-            [step.action.target() for step in steps], run.scope, ttl_seconds=settings.lock_ttl_seconds
+            [step.action.target() for step in steps],
+            run.scope,
+            ttl_seconds=settings.lock_ttl_seconds,
+            raises_as_read=as_read,
         )
     except LockHeld:  # another run holds one: each step waits for its own
         logger.info("a lock of the run is held by another run; each step takes its own, with the wait")
         return
+    except RaisesChanged:  # each step reads them again under its own lock, and finds what changed
+        logger.info("a raise record changed since the runbook read it; each step takes its own lock and reads it")
+        return
     except Exception:  # the write (or the kill switch's read) failed: each step meets it again on its own
         logger.warning("the run's locks were not taken at once; each step takes its own", exc_info=True)
         return
+    unread = []
     for step in steps:
-        step.locked = True
+        step.locked, step.history_confirmed = True, bool(as_read)
+        key = (step.action.name, step.action.target())
+        if key in as_read:
+            step.last_raise, step.raise_known = as_read[key], True
+        else:
+            unread.append(step)
+    _read_raises_ahead(unread)
+
+
+def _read_raises_ahead(steps: Sequence[Step]) -> None:
+    """The last raises of steps locked together, in one read."""
+    if not steps:
+        return
+    run = steps[0].run
     try:
         raises = run.runtime.state.last_raises([(step.action.name, step.action.target()) for step in steps])
     except Exception:  # each step reads its own

@@ -166,6 +166,7 @@ def _decide(run: Run, runbook: Runbook, recognised: Recognised) -> tuple[Intent,
     facts = observe(
         runbook.needs(alarm, recognised), alarm, settings=settings, clients=runtime.clients, state=runtime.state
     )
+    run.raises_read = dict(facts.raises)
     disagreements: list[str] = []
     if facts.alarm is not None:
         # The alarm's own configuration decides (signal, level, direction), not the message.

@@ -51,6 +51,10 @@ _LOCK_BACKOFF_SECONDS = (0.1, 0.2, 0.4, 0.8, 1.6)
 _BACKOFF_CAP = 2.0
 
 
+class RaisesChanged(Exception):
+    """A raise record changed between its read and the locks: what was decided from it is stale."""
+
+
 def _is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in {
         "ConditionalCheckFailedException",
@@ -546,19 +550,53 @@ class StateStore:
             waited += delay
             attempt += 1
 
-    def acquire_locks(self, targets: Sequence[str], owner: str, *, ttl_seconds: int) -> None:
+    def acquire_locks(
+        self,
+        targets: Sequence[str],
+        owner: str,
+        *,
+        ttl_seconds: int,
+        raises_as_read: Mapping[tuple[str, str], RaiseRecord | None] | None = None,
+    ) -> None:
         """The leases on all of `targets` in one transaction, or none: no waiting. When one is
         held by another owner (`LockHeld`) or the write fails, the caller takes them one by one,
-        each with `acquire_lock`'s wait (re-entrant, so a lease this wrote is found as its own)."""
+        each with `acquire_lock`'s wait (re-entrant, so a lease this wrote is found as its own).
+
+        `raises_as_read`: raise records, by (action, target), read before the locks; the same
+        transaction holds only if each is still as read (`RaisesChanged` otherwise), so what
+        was decided from them need not read them again."""
+        checks = [
+            self._unchanged(action, target, record) for (action, target), record in (raises_as_read or {}).items()
+        ]
+        items: list[TransactWriteItemTypeDef] = [
+            {"Put": self._lock_put(target, owner, ttl_seconds)}  # type: ignore[typeddict-item]
+            for target in targets
+        ]
+        items += [{"ConditionCheck": check} for check in checks]  # type: ignore[typeddict-item]
         try:
-            self._dynamodb.transact_write_items(
-                TransactItems=[{"Put": self._lock_put(target, owner, ttl_seconds)} for target in targets]  # type: ignore[typeddict-item]
-            )
+            self._dynamodb.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+            failed = [
+                reason.get("Code") == "ConditionalCheckFailed"
+                for reason in error.response.get("CancellationReasons") or []
+            ]
+            if any(failed[: len(targets)]):
                 raise LockHeld(f"another remediation holds one of {', '.join(targets)}") from error
+            if any(failed[len(targets) :]):
+                raise RaisesChanged("a raise record changed since it was read") from error
             raise
+
+    def _unchanged(self, action: str, target: str, record: RaiseRecord | None) -> dict[str, Any]:
+        """A ConditionCheck: the raise record is the one read. Every write of one sets a new
+        `appliedAt` (a raise) or `heldUntil` (the verifier's roll-back)."""
+        check: dict[str, Any] = {"TableName": self._table, "Key": {"id": {"S": f"raise#{action}#{target}"}}}
+        if record is None:
+            return check | {"ConditionExpression": "attribute_not_exists(id)"}
+        held = "heldUntil = :until" if record.held_until is not None else "attribute_not_exists(heldUntil)"
+        values = {":at": {"N": repr(record.applied_at)}}
+        if record.held_until is not None:
+            values[":until"] = {"N": repr(record.held_until)}
+        return check | {"ConditionExpression": f"appliedAt = :at AND {held}", "ExpressionAttributeValues": values}
 
     def _lock_put(self, target: str, owner: str, ttl_seconds: int) -> dict[str, Any]:
         now = self.now()

@@ -25,6 +25,7 @@ ENGINE_PERMISSIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
     "events:PutEvents",
     "ssm:GetParameter",
     "cloudwatch:DescribeAlarms",
