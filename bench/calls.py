@@ -67,15 +67,23 @@ def resource_of(operation: str, params: dict[str, Any]) -> str:  # noqa: PLR0911
 
 
 def _state_kinds(params: dict[str, Any]) -> str:
-    """What kinds of state-table item a transaction or batch read touches: `storm,baseline×2,run`."""
-    ids = [
-        str((write.get("Key") or write.get("Item") or {}).get("id", {}).get("S", "?"))
+    """What kinds of state-table item a transaction or batch read touches: `storm,baseline×2,run`;
+    an item a transaction only checks is `raise unchanged`."""
+    kinds = Counter(
+        _kind(write) + (" unchanged" if how == "ConditionCheck" else "")
         for item in params.get("TransactItems", [])
-        for write in item.values()
-    ]
-    ids += [str(key["id"]["S"]) for table in params.get("RequestItems", {}).values() for key in table["Keys"]]
-    kinds = Counter(item_id.split("#", maxsplit=1)[0] for item_id in ids)
+        for how, write in item.items()
+    )
+    kinds.update(
+        str(key["id"]["S"]).split("#", maxsplit=1)[0]
+        for table in params.get("RequestItems", {}).values()
+        for key in table["Keys"]
+    )
     return ",".join(kind if n == 1 else f"{kind}×{n}" for kind, n in kinds.items())
+
+
+def _kind(write: dict[str, Any]) -> str:
+    return str((write.get("Key") or write.get("Item") or {}).get("id", {}).get("S", "?")).split("#", maxsplit=1)[0]
 
 
 class CallLog:

@@ -39,6 +39,15 @@ CHILD = Path(__file__).with_name("coldstart_child.py")
 BASELINE_HANDLER = Path(__file__).with_name("baseline_handler.py")
 HANDLERS = ("spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager")
 C7N_RESOURCES = ["aws.lambda", "aws.rds", "aws.rest-stage"]
+#: What every handler imports from libraries: boto3, Powertools, and pydantic as far as the first model.
+LIBRARIES = [
+    "boto3",
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.utilities.idempotency",
+    "pydantic.main",
+    "pydantic.plugin._loader",
+]
+
 #: Imports whose whole cost (children included) the report quotes from the -X importtime run.
 PROFILED_IMPORTS = (
     "boto3",
@@ -176,6 +185,18 @@ def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: 
                     "modules": ["boto3", "aws_lambda_powertools.utilities.parser"],
                     "sys_path": [str(deployed)],
                 },
+            )
+        )
+        # The floor of any handler written as STYLE.md asks (Powertools, a pydantic model at the
+        # edge), before a line of ours: pydantic.main is what `from pydantic import BaseModel`
+        # loads, the plugin loader what defining the first model adds.
+        found.append(
+            Subject(
+                "libraries_deployed",
+                "`import boto3`, Powertools (Logger, Metrics, idempotency) and pydantic's BaseModel from the "
+                "built layer (the libraries alone)",
+                python312,
+                {"kind": "modules", "modules": LIBRARIES, "sys_path": [str(deployed)]},
             )
         )
         uncompiled = layouts.get("as-deployed-without-pyc")

@@ -87,6 +87,16 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     _ok(deployed["vs_c7n"] <= COLD_GOAL_C7N if deployed.get("vs_c7n") else None),
                 )
             )
+            if "libraries_deployed" in by:
+                libraries = by["libraries_deployed"]
+                rows.append(
+                    (
+                        "cold start as deployed, the libraries alone (boto3, Powertools, pydantic) vs `import boto3`",
+                        f"{_ms(libraries['median_s'])} vs {_ms(floor['median_s'])}: {_x(libraries['vs_boto3'])}",
+                        "(context)",
+                        "–",
+                    )
+                )
         else:
             rows.append(("cold start as deployed", "not measured (no built layer or python3.12)", "≤ 1.5×", _ok(None)))
         dev = _slowest(by, HANDLERS)
@@ -434,7 +444,15 @@ def _missed(results: dict[str, Any]) -> list[str]:
         missed.append(
             f"**Cold start as deployed vs boto3**: {deployed['key'].removesuffix('_deployed')} "
             f"{_x(deployed['vs_boto3'])} (goal ≤ {COLD_GOAL_BOTO3}×), {_ms(deployed['median_s'] - allowed)} over the "
-            f"{_ms(allowed)} the goal allows. {_why('cold-start-vs-boto3')}"
+            f"{_ms(allowed)} the goal allows."
+            + (
+                f" The libraries alone (boto3, Powertools, pydantic) take {_x(by['libraries_deployed']['vs_boto3'])}: "
+                f"{_ms(max(allowed - by['libraries_deployed']['median_s'], 0))} of the allowance is left for the "
+                f"engine's own modules, which take {_ms(deployed['median_s'] - by['libraries_deployed']['median_s'])}."
+                if "libraries_deployed" in by
+                else ""
+            )
+            + f" {_why('cold-start-vs-boto3')}"
         )
     if deployed and deployed.get("vs_c7n") and deployed["vs_c7n"] > COLD_GOAL_C7N:
         missed.append(
@@ -512,6 +530,8 @@ def _changes(results: dict[str, Any]) -> list[str]:
     lock_deletes = _count(spike, "DeleteItem(lock#")
     lock_takes = [call for call in before if call.startswith(("PutItem(lock#", "TransactWriteItems(lock"))]
     raise_reads = [call for call in before if call.startswith(("GetItem(raise#", "BatchGetItem(raise"))]
+    scale_down = paths.get("scale_down")
+    down_raises = [call for call in (scale_down or {}).get("calls", []) if "raise" in call]
     fixing = [call for call in before if _is_state_write(call) and "idempotency" not in call and "lock" not in call]
     completing = [call for call in after if _is_state_write(call) and "idempotency" not in call]
     botocore = next((size for name, size in (layer or {}).get("packages", []) if name == "botocore"), None)
@@ -583,6 +603,13 @@ def _changes(results: dict[str, Any]) -> list[str]:
             "applied",
             f"{len(completing)} state-table write(s) after the spike's changes: {', '.join(completing)}"
             if spike
+            else unmeasured,
+        ),
+        (
+            "14. The scale-down's raise history confirmed in the lock write, not read again",
+            "applied",
+            f"scale-down: {len(scale_down['calls'])} calls; its raise records in {', '.join(down_raises)}"
+            if scale_down
             else unmeasured,
         ),
     ]
