@@ -21,7 +21,7 @@ from remediation.runbooks.base import Runbook
 from remediation.runbooks.db_cpu import DbCpuRunbook
 from remediation.runbooks.spike import SpikeRunbook
 from remediation.runner import handle
-from remediation.state import Completion, StateStore
+from remediation.state import Completion, RaisesChanged, StateStore
 from support.app import App, load_event
 from support.audit import by_outcome, for_action
 from support.fakes import FakeClock, LambdaContext
@@ -218,6 +218,36 @@ def test_a_run_takes_its_locks_all_or_none_and_completes_its_changes_in_one_writ
     assert cache.correlation_id == "ours"
     run = app.dynamodb.get_item(TableName=app.table, Key={"id": {"S": "run#ours"}}, ConsistentRead=True)["Item"]
     assert {"applied:set-reserved-concurrency", "applied:set-stage-cache"} <= set(run)
+
+
+def test_locks_taken_with_a_raise_history_hold_only_while_it_is_as_read(app: App, clock: FakeClock) -> None:
+    store = StateStore(app.dynamodb, app.table, clock=clock)
+    concurrency = ("set-reserved-concurrency", "printapp-api")
+    cache = ("set-stage-cache", "printapp-api/prod")
+    raised = Completion(*concurrency, {"reservedConcurrency": 200})
+    store.complete_all("a spike", [raised])
+    read = store.last_raises([concurrency, cache])
+
+    def locks() -> set[str]:
+        items = app.dynamodb.scan(TableName=app.table, ConsistentRead=True)["Items"]
+        return {item["id"]["S"] for item in items if item["id"]["S"].startswith("lock#")}
+
+    # Given another spike raised the cache after the history was read: no lock is taken
+    clock.advance(60)
+    store.complete_all("another spike", [Completion(*cache, {"cacheClusterEnabled": True, "cacheClusterSize": "1.6"})])
+    with pytest.raises(RaisesChanged):
+        store.acquire_locks(["printapp-api", "printapp-api/prod"], "scale-down", ttl_seconds=60, raises_as_read=read)
+    assert locks() == set()
+
+    # Given the history read again, and a raise of the same value later: only the fresh read holds
+    read = store.last_raises([concurrency, cache])
+    clock.advance(60)
+    store.complete_all("a third spike", [raised])
+    with pytest.raises(RaisesChanged):
+        store.acquire_locks(["printapp-api"], "scale-down", ttl_seconds=60, raises_as_read=read)
+    read = store.last_raises([concurrency, cache])
+    store.acquire_locks(["printapp-api", "printapp-api/prod"], "scale-down", ttl_seconds=60, raises_as_read=read)
+    assert locks() == {"lock#printapp-api", "lock#printapp-api/prod"}
 
 
 def test_a_warm_process_does_not_pile_handlers_onto_its_dynamodb_client(app: App, clock: FakeClock) -> None:

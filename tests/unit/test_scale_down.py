@@ -217,7 +217,7 @@ def test_a_scale_up_landing_while_the_scale_down_decides_is_not_undone(
     _spike_then_calm(app, invoke)
     clock.advance(16 * 60)
     # ... and right after the scale-down read the raise history, latency turned critical and
-    # another alarm's run raised concurrency again (it held the lock; the scale-down waited)
+    # that alarm's run raised the stage cache again (it held the lock; the scale-down waited)
     read_history = StateStore.histories
 
     def a_spike_lands_meanwhile(store: StateStore, keys: Any) -> Any:
