@@ -39,14 +39,19 @@ CHILD = Path(__file__).with_name("coldstart_child.py")
 BASELINE_HANDLER = Path(__file__).with_name("baseline_handler.py")
 HANDLERS = ("spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager")
 C7N_RESOURCES = ["aws.lambda", "aws.rds", "aws.rest-stage"]
-#: What every handler imports from libraries: boto3, Powertools, and pydantic as far as the first model.
+#: What every handler imports from libraries: boto3, Powertools, and pydantic as far as the first model
+#: class (`pydantic.main` for BaseModel; the fields, types and validators modules and the plugin loader
+#: the first class definition imports: pydantic's top level is lazy).
 LIBRARIES = [
     "boto3",
     "aws_lambda_powertools",
     "aws_lambda_powertools.utilities.idempotency",
     "pydantic.main",
+    "pydantic.fields",
     "pydantic.plugin._loader",
 ]
+#: Runs of the engine's anatomy (its import told apart: model classes, dataclasses, the rest).
+ANATOMY_RUNS = 5
 
 #: Imports whose whole cost (children included) the report quotes from the -X importtime run.
 PROFILED_IMPORTS = (
@@ -193,8 +198,8 @@ def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: 
         found.append(
             Subject(
                 "libraries_deployed",
-                "`import boto3`, Powertools (Logger, Metrics, idempotency) and pydantic's BaseModel from the "
-                "built layer (the libraries alone)",
+                "`import boto3`, Powertools (Logger, Metrics, idempotency) and pydantic as far as its first model "
+                "class, from the built layer (the libraries alone)",
                 python312,
                 {"kind": "modules", "modules": LIBRARIES, "sys_path": [str(deployed)]},
             )
@@ -294,6 +299,41 @@ def import_profile(subject: Subject, environment: dict[str, str], top: int = 10)
     }
 
 
+def engine_anatomy(subject: Subject, environment: dict[str, str], runs: int = ANATOMY_RUNS) -> dict[str, Any]:
+    """The engine's own share of a handler's import, told apart (medians of `runs` fresh processes).
+
+    The libraries (LIBRARIES) are imported first and not timed, so what is timed is ours alone:
+    building our pydantic model classes (their core schemas), our stdlib dataclasses (python3.12
+    execs each generated method separately), and the rest of our modules' code.
+    """
+    spec = {**subject.spec, "kind": "anatomy", "preload": LIBRARIES, "ours": "remediation"}
+    seen: dict[str, list[float]] = defaultdict(list)
+    counts: dict[str, int] = {}
+    for _ in range(runs):
+        result = subprocess.run(
+            [subject.python, str(CHILD), json.dumps(spec)],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=str(ROOT),
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"anatomy of {subject.key} failed:\n{result.stderr[-3000:]}")
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+        seen["engine"].append(answer["seconds"])
+        for part in ("models", "dataclasses"):
+            counts[part], spent = answer[part]
+            seen[part].append(spent)
+        seen["rest"].append(answer["seconds"] - answer["models"][1] - answer["dataclasses"][1])
+    return {
+        "key": subject.key,
+        "runs": runs,
+        **{f"{part}_s": statistics.median(values) for part, values in seen.items()},
+        **{f"{part}_count": count for part, count in counts.items()},
+    }
+
+
 def measure(
     *,
     runs: int,
@@ -323,6 +363,11 @@ def measure(
             for subject in found:
                 if subject.key in ("spike_handler", "spike_handler_deployed"):
                     profiles[subject.key] = import_profile(subject, environment)
+        anatomy = [
+            engine_anatomy(subject, environment)
+            for subject in found
+            if profile and subject.key.endswith("_deployed") and subject.key.removesuffix("_deployed") in handlers
+        ]
     by_key = {subject.key: subject.summary() for subject in found}
     c7n = by_key.get("c7n", {}).get("median_s")
     for key, summary in by_key.items():
@@ -335,6 +380,7 @@ def measure(
         "runs": runs,
         "subjects": list(by_key.values()),
         "profiles": profiles,
+        "anatomy": anatomy,
         "deployed_layout": any(subject.key.endswith("_deployed") for subject in found),
         "c7n": c7n_python is not None,
         "c7n_version": _c7n_version(c7n_python),

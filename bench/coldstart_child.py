@@ -5,7 +5,12 @@ Standard library only (it also runs in the Cloud Custodian virtualenv). Argument
     {"kind": "file", "path": ".../app.py", "sys_path": [...]}   a handler module, as Lambda loads it
     {"kind": "modules", "modules": ["boto3"], "sys_path": [...]}
     {"kind": "c7n", "resources": ["aws.lambda", ...]}            Custodian's Lambda entry point
-Prints one JSON line: seconds spent importing, peak RSS (KiB), modules loaded.
+    {"kind": "anatomy", "path": ".../app.py", "sys_path": [...], "preload": ["boto3", ...], "ours": "remediation"}
+        the handler module again, its libraries imported first (untimed), with the time spent
+        building its own pydantic model classes and stdlib dataclasses told apart from the rest
+        (this kind imports pydantic, so it runs only where the layer is)
+Prints one JSON line: seconds spent importing, peak RSS (KiB), modules loaded (and for
+"anatomy": {"models": [count, seconds], "dataclasses": [count, seconds]}, each exclusive).
 
 Peak RSS is VmHWM from /proc/self/status where there is one: on Linux `ru_maxrss` of
 RUSAGE_SELF survives exec, so a child would report its parent's peak (the benchmark's own
@@ -38,6 +43,43 @@ def _load_c7n(resource_types):
         raise SystemExit(f"c7n resources not found: {missing}")
 
 
+def _anatomy(spec):
+    """Load the handler with pydantic's class construction and dataclasses' timed, exclusively.
+
+    Returns {"models": [n, s], "dataclasses": [n, s]} for classes defined in `ours` (or the handler
+    module itself). A class built while another is (a nested import) counts only for itself.
+    """
+    import dataclasses
+
+    from pydantic._internal import _model_construction
+
+    totals = {"models": [0, 0.0], "dataclasses": [0, 0.0]}
+    nested = [0.0]  # time spent in inner timed builds, per level
+
+    def timed(kind, build, module):
+        def wrapper(*args, **kwargs):
+            nested.append(0.0)
+            started = time.perf_counter()
+            try:
+                return build(*args, **kwargs)
+            finally:
+                spent = time.perf_counter() - started
+                inner = nested.pop()
+                nested[-1] += spent
+                if module(args).split(".")[0] in (spec["ours"], "app"):
+                    totals[kind][0] += 1
+                    totals[kind][1] += spent - inner
+
+        return wrapper
+
+    metaclass = _model_construction.ModelMetaclass
+    metaclass.__new__ = timed("models", metaclass.__new__, lambda args: args[3].get("__module__", ""))
+    # _process_class: the one function every @dataclass goes through.
+    dataclasses._process_class = timed("dataclasses", dataclasses._process_class, lambda args: args[0].__module__)
+    _load_file(spec["path"])
+    return totals
+
+
 def _peak_rss_kb():
     try:
         with open("/proc/self/status") as status:
@@ -52,10 +94,15 @@ def _peak_rss_kb():
 def main():
     spec = json.loads(sys.argv[1])
     sys.path[:0] = spec.get("sys_path", [])
+    for name in spec.get("preload", []):
+        importlib.import_module(name)
     before = len(sys.modules)
     start = time.perf_counter()
+    extra = {}
     if spec["kind"] == "file":
         _load_file(spec["path"])
+    elif spec["kind"] == "anatomy":
+        extra = _anatomy(spec)
     elif spec["kind"] == "modules":
         for name in spec["modules"]:
             importlib.import_module(name)
@@ -65,7 +112,7 @@ def main():
         raise SystemExit(f"unknown kind {spec['kind']}")
     seconds = time.perf_counter() - start
     rss = _peak_rss_kb()
-    print(json.dumps({"seconds": seconds, "maxrss_kb": rss, "modules": len(sys.modules) - before}))
+    print(json.dumps({"seconds": seconds, "maxrss_kb": rss, "modules": len(sys.modules) - before, **extra}))
 
 
 if __name__ == "__main__":

@@ -58,3 +58,29 @@ def test_benchmark_runs_on_a_tiny_input_and_writes_the_report(tmp_path: Path) ->
     assert figures["replay"]["decisions"] > 0
     duplicate = next(path for path in figures["calls"] if path["key"] == "duplicate")
     assert duplicate["calls"] == ["PutItem(idempotency#…)"]
+
+
+def test_the_engines_import_is_told_apart_into_model_classes_dataclasses_and_the_rest() -> None:
+    # Given the spike handler loaded as the cold-start benchmark loads it, its libraries first
+    driver = (
+        "import json, sys; sys.path.insert(0, 'bench'); import world, coldstart; "
+        "code = world.ROOT / 'functions' / 'spike_handler'; "
+        "subject = coldstart.Subject('spike_handler', 'spike', sys.executable, "
+        "{'kind': 'file', 'path': str(code / 'app.py'), 'sys_path': [str(code), str(world.LAYER)]}); "
+        "print(json.dumps(coldstart.engine_anatomy(subject, coldstart.child_environment(), runs=1)))"
+    )
+
+    # When its anatomy is measured
+    finished = subprocess.run(
+        [sys.executable, "-c", driver], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    # Then our pydantic models and dataclasses were seen being built, and the parts add up to the whole
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    anatomy = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert anatomy["models_count"] >= 10  # the notification, settings, audit detail, action parameters
+    assert anatomy["dataclasses_count"] >= 10  # the engine's records and plans
+    parts = anatomy["models_s"] + anatomy["dataclasses_s"] + anatomy["rest_s"]
+    assert abs(parts - anatomy["engine_s"]) < 1e-9
+    assert 0 < anatomy["models_s"] < anatomy["engine_s"]
+    assert 0 < anatomy["dataclasses_s"] < anatomy["engine_s"]
