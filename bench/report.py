@@ -468,6 +468,7 @@ def _missed(results: dict[str, Any]) -> list[str]:
             f"{_x(deployed['vs_boto3'])} (goal ≤ {COLD_GOAL_BOTO3}×), {_ms(deployed['median_s'] - allowed)} over the "
             f"{_ms(allowed)} the goal allows."
             + (_libraries_share(by["libraries_deployed"], deployed, allowed) if "libraries_deployed" in by else "")
+            + _without_pydantic(by, deployed, cold)
             + f" {_why('cold-start-vs-boto3')}"
         )
     if deployed and deployed.get("vs_c7n") and deployed["vs_c7n"] > COLD_GOAL_C7N:
@@ -529,6 +530,20 @@ def _libraries_share(libraries: dict[str, Any], deployed: dict[str, Any], allowe
     if left <= 0:
         return f"{said}, {_ms(-left)} over the allowance before a line of the engine runs; its modules take {engine}."
     return f"{said}: {_ms(left)} of the allowance is left for the engine's own modules, which take {engine}."
+
+
+def _without_pydantic(by: dict[str, dict[str, Any]], deployed: dict[str, Any], cold: dict[str, Any] | None) -> str:
+    """The estimate for the way left to meet the goal: the same engine with no pydantic on the cold path."""
+    bare = by.get("libraries_without_pydantic_deployed")
+    anatomy = next((a for a in (cold or {}).get("anatomy", []) if a["key"] == deployed["key"]), None)
+    if not bare or not anatomy:
+        return ""
+    estimate = bare["median_s"] + anatomy["engine_s"] - anatomy["models_s"]
+    return (
+        f" Without pydantic the libraries take {_x(bare['vs_boto3'])}, and with the engine's modules less their "
+        f"model classes (section 1's anatomy) about {_x(estimate / by['boto3_deployed']['median_s'])}: an "
+        f"estimate, before the code that would validate by hand."
+    )
 
 
 def _changes(results: dict[str, Any]) -> list[str]:
