@@ -7,6 +7,10 @@ import os
 # Powertools reads these when the layer's modules are imported, as Lambda sets them before that.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "printapp-remediation")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PrintAppRemediation")
+# moto fills each region's EC2 with ~1300 default AMIs (and their snapshots and volumes) when RDS
+# first touches it, and keeps them past the mock's end: in a test process that builds thousands of
+# worlds they cost time and gigabytes. Nothing here runs on an AMI.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 from collections.abc import Callable, Iterator
 from typing import Any
