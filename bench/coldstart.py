@@ -257,11 +257,12 @@ def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: 
     return found
 
 
-def _run_child(subject: Subject, environment: dict[str, str]) -> None:
+def _child(subject: Subject, spec: dict[str, Any], environment: dict[str, str]) -> tuple[dict[str, Any], float]:
+    """One fresh interpreter running bench/coldstart_child.py on `spec`: its answer, and the wall time."""
     started = time.perf_counter()
     result = subprocess.run(
-        [subject.python, str(CHILD), json.dumps(subject.spec)],
-        env={**environment, **subject.spec.get("env", {})},
+        [subject.python, str(CHILD), json.dumps(spec)],
+        env={**environment, **spec.get("env", {})},
         capture_output=True,
         text=True,
         check=False,
@@ -269,8 +270,12 @@ def _run_child(subject: Subject, environment: dict[str, str]) -> None:
     )
     wall = time.perf_counter() - started
     if result.returncode != 0:
-        raise RuntimeError(f"cold start of {subject.key} failed:\n{result.stderr[-3000:]}")
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{spec['kind']} run of {subject.key} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1]), wall
+
+
+def _run_child(subject: Subject, environment: dict[str, str]) -> None:
+    answer, wall = _child(subject, subject.spec, environment)
     subject.seconds.append(answer["seconds"])
     subject.wall.append(wall)
     subject.rss_kb.append(answer["maxrss_kb"])
@@ -322,17 +327,7 @@ def engine_anatomy(subject: Subject, environment: dict[str, str], runs: int = AN
     seen: dict[str, list[float]] = defaultdict(list)
     counts: dict[str, int] = {}
     for _ in range(runs):
-        result = subprocess.run(
-            [subject.python, str(CHILD), json.dumps(spec)],
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=str(ROOT),
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"anatomy of {subject.key} failed:\n{result.stderr[-3000:]}")
-        answer = json.loads(result.stdout.strip().splitlines()[-1])
+        answer, _wall = _child(subject, spec, environment)
         seen["engine"].append(answer["seconds"])
         for part in ("models", "dataclasses"):
             counts[part], spent = answer[part]
