@@ -39,25 +39,16 @@ CHILD = Path(__file__).with_name("coldstart_child.py")
 BASELINE_HANDLER = Path(__file__).with_name("baseline_handler.py")
 HANDLERS = ("spike_handler", "scale_down_handler", "db_cpu_handler", "error_rate_triager")
 C7N_RESOURCES = ["aws.lambda", "aws.rds", "aws.rest-stage"]
-#: What every handler imports from libraries: boto3, Powertools, and pydantic as far as the first model
-#: class (`pydantic.main` for BaseModel; the fields, types and validators modules and the plugin loader
-#: the first class definition imports: pydantic's top level is lazy).
-LIBRARIES = [
-    "boto3",
-    "aws_lambda_powertools",
-    "aws_lambda_powertools.utilities.idempotency",
-    "pydantic.main",
-    "pydantic.fields",
-    "pydantic.plugin._loader",
-]
-LIBRARIES_WITHOUT_PYDANTIC = [name for name in LIBRARIES if not name.startswith("pydantic")]
+#: What every handler imports from libraries: boto3, Powertools (Logger, Metrics, idempotency), and
+#: msgspec for the typed edge.
+LIBRARIES = ["boto3", "aws_lambda_powertools", "aws_lambda_powertools.utilities.idempotency", "msgspec"]
 #: Runs of the engine's anatomy (its import told apart: model classes, dataclasses, the rest).
 ANATOMY_RUNS = 5
 
 #: Imports whose whole cost (children included) the report quotes from the -X importtime run.
 PROFILED_IMPORTS = (
     "boto3",
-    "pydantic",
+    "msgspec",
     "aws_lambda_powertools.logging",
     "aws_lambda_powertools.utilities.idempotency",
     "remediation.alarm",
@@ -193,27 +184,15 @@ def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: 
                 },
             )
         )
-        # The floor of any handler written as STYLE.md asks (Powertools, a pydantic model at the
-        # edge), before a line of ours: pydantic.main is what `from pydantic import BaseModel`
-        # loads, the plugin loader what defining the first model adds.
+        # The floor of any handler written as STYLE.md asks (Powertools, a typed edge), before a
+        # line of ours.
         found.append(
             Subject(
                 "libraries_deployed",
-                "`import boto3`, Powertools (Logger, Metrics, idempotency) and pydantic as far as its first model "
-                "class, from the built layer (the libraries alone)",
+                "`import boto3`, Powertools (Logger, Metrics, idempotency) and msgspec, from the built layer (the "
+                "libraries alone)",
                 python312,
                 {"kind": "modules", "modules": LIBRARIES, "sys_path": [str(deployed)]},
-            )
-        )
-        # The same without pydantic: the floor of the one way left to meet the goal (the owner's call,
-        # BENCHMARKS-NOTES): the notification, settings and audit detail validated by hand.
-        found.append(
-            Subject(
-                "libraries_without_pydantic_deployed",
-                "`import boto3` and Powertools (Logger, Metrics, idempotency) from the built layer (the libraries "
-                "without pydantic)",
-                python312,
-                {"kind": "modules", "modules": LIBRARIES_WITHOUT_PYDANTIC, "sys_path": [str(deployed)]},
             )
         )
         uncompiled = layouts.get("as-deployed-without-pyc")
@@ -320,7 +299,7 @@ def engine_anatomy(subject: Subject, environment: dict[str, str], runs: int = AN
     """The engine's own share of a handler's import, told apart (medians of `runs` fresh processes).
 
     The libraries (LIBRARIES) are imported first and not timed, so what is timed is ours alone:
-    building our pydantic model classes (their core schemas), our stdlib dataclasses (python3.12
+    building our msgspec Struct classes (their `class` statements), our stdlib dataclasses (python3.12
     execs each generated method separately), and the rest of our modules' code.
     """
     spec = {**subject.spec, "kind": "anatomy", "preload": LIBRARIES, "ours": "remediation"}

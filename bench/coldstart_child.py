@@ -7,8 +7,8 @@ Standard library only (it also runs in the Cloud Custodian virtualenv). Argument
     {"kind": "c7n", "resources": ["aws.lambda", ...]}            Custodian's Lambda entry point
     {"kind": "anatomy", "path": ".../app.py", "sys_path": [...], "preload": ["boto3", ...], "ours": "remediation"}
         the handler module again, its libraries imported first (untimed), with the time spent
-        building its own pydantic model classes and stdlib dataclasses told apart from the rest
-        (this kind imports pydantic, so it runs only where the layer is)
+        building its own msgspec Structs (the typed edge) and stdlib dataclasses told apart from the
+        rest (this kind imports msgspec, so it runs only where the layer is)
 Prints one JSON line: seconds spent importing, peak RSS (KiB), modules loaded (and for
 "anatomy": {"models": [count, seconds], "dataclasses": [count, seconds]}, each exclusive).
 
@@ -44,36 +44,47 @@ def _load_c7n(resource_types):
 
 
 def _anatomy(spec):
-    """Load the handler with pydantic's class construction and dataclasses' timed, exclusively.
+    """Load the handler with the building of Struct classes and of dataclasses timed, exclusively.
 
     Returns {"models": [n, s], "dataclasses": [n, s]} for classes defined in `ours` (or the handler
     module itself). A class built while another is (a nested import) counts only for itself.
+    msgspec builds a Struct class in C (its metaclass cannot be wrapped), so a Struct's time is
+    its whole `class` statement, through `builtins.__build_class__`.
     """
+    import builtins
     import dataclasses
 
-    from pydantic._internal import _model_construction
+    import msgspec
 
     totals = {"models": [0, 0.0], "dataclasses": [0, 0.0]}
     nested = [0.0]  # time spent in inner timed builds, per level
 
-    def timed(kind, build, module):
+    def timed(kind, build, module, counted=lambda built: True):
         def wrapper(*args, **kwargs):
             nested.append(0.0)
             started = time.perf_counter()
+            built = None
             try:
-                return build(*args, **kwargs)
+                built = build(*args, **kwargs)
+                return built
             finally:
                 spent = time.perf_counter() - started
                 inner = nested.pop()
-                nested[-1] += spent
-                if module(args).split(".")[0] in (spec["ours"], "app"):
+                if module(args).split(".")[0] in (spec["ours"], "app") and counted(built):
                     totals[kind][0] += 1
                     totals[kind][1] += spent - inner
+                    nested[-1] += spent
+                else:
+                    nested[-1] += inner  # not ours to count: only what was counted inside it is taken out
 
         return wrapper
 
-    metaclass = _model_construction.ModelMetaclass
-    metaclass.__new__ = timed("models", metaclass.__new__, lambda args: args[3].get("__module__", ""))
+    def is_struct(built):
+        return isinstance(built, type) and issubclass(built, msgspec.Struct)
+
+    builtins.__build_class__ = timed(
+        "models", builtins.__build_class__, lambda args: args[0].__globals__.get("__name__", ""), is_struct
+    )
     # _process_class: the one function every @dataclass goes through.
     dataclasses._process_class = timed("dataclasses", dataclasses._process_class, lambda args: args[0].__module__)
     _load_file(spec["path"])

@@ -91,8 +91,7 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 libraries = by["libraries_deployed"]
                 rows.append(
                     (
-                        "cold start as deployed, the libraries alone (boto3, Powertools, pydantic to its first "
-                        "model) vs `import boto3`",
+                        "cold start as deployed, the libraries alone (boto3, Powertools, msgspec) vs `import boto3`",
                         f"{_ms(libraries['median_s'])} vs {_ms(floor['median_s'])}: {_x(libraries['vs_boto3'])}",
                         "(context)",
                         "–",
@@ -246,7 +245,7 @@ def _cold_section(cold: dict[str, Any] | None) -> list[str]:
             "",
         ]
         lines += _table(
-            ("handler", "engine (ours)", "our pydantic model classes", "our dataclasses", "the rest of our modules"),
+            ("handler", "engine (ours)", "our msgspec Structs", "our dataclasses", "the rest of our modules"),
             [
                 (
                     f"`{a['key'].removesuffix('_deployed')}`",
@@ -468,7 +467,6 @@ def _missed(results: dict[str, Any]) -> list[str]:
             f"{_x(deployed['vs_boto3'])} (goal ≤ {COLD_GOAL_BOTO3}×), {_ms(deployed['median_s'] - allowed)} over the "
             f"{_ms(allowed)} the goal allows."
             + (_libraries_share(by["libraries_deployed"], deployed, allowed) if "libraries_deployed" in by else "")
-            + _without_pydantic(by, deployed, cold)
             + f" {_why('cold-start-vs-boto3')}"
         )
     if deployed and deployed.get("vs_c7n") and deployed["vs_c7n"] > COLD_GOAL_C7N:
@@ -526,24 +524,10 @@ def _libraries_share(libraries: dict[str, Any], deployed: dict[str, Any], allowe
     """How much of the cold-start allowance the libraries leave for the engine's own modules."""
     engine = _ms(deployed["median_s"] - libraries["median_s"])
     left = allowed - libraries["median_s"]
-    said = f" The libraries alone (boto3, Powertools, pydantic to its first model) take {_x(libraries['vs_boto3'])}"
+    said = f" The libraries alone (boto3, Powertools, msgspec) take {_x(libraries['vs_boto3'])}"
     if left <= 0:
         return f"{said}, {_ms(-left)} over the allowance before a line of the engine runs; its modules take {engine}."
     return f"{said}: {_ms(left)} of the allowance is left for the engine's own modules, which take {engine}."
-
-
-def _without_pydantic(by: dict[str, dict[str, Any]], deployed: dict[str, Any], cold: dict[str, Any] | None) -> str:
-    """The estimate for the way left to meet the goal: the same engine with no pydantic on the cold path."""
-    bare = by.get("libraries_without_pydantic_deployed")
-    anatomy = next((a for a in (cold or {}).get("anatomy", []) if a["key"] == deployed["key"]), None)
-    if not bare or not anatomy:
-        return ""
-    estimate = bare["median_s"] + anatomy["engine_s"] - anatomy["models_s"]
-    return (
-        f" Without pydantic the libraries take {_x(bare['vs_boto3'])}, and with the engine's modules less their "
-        f"model classes (section 1's anatomy) about {_x(estimate / by['boto3_deployed']['median_s'])}: an "
-        f"estimate, before the code that would validate by hand."
-    )
 
 
 def _changes(results: dict[str, Any]) -> list[str]:

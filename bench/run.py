@@ -43,8 +43,7 @@ def machine() -> dict[str, str]:
     except (OSError, ValueError, IndexError):
         pass
     versions = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("boto3", "botocore", "moto", "aws-lambda-powertools", "pydantic")
+        f"{name} {metadata.version(name)}" for name in ("boto3", "botocore", "moto", "aws-lambda-powertools", "msgspec")
     )
     return {
         "CPU": cpu,

@@ -72,9 +72,11 @@ def handler_overrides(handler: str) -> dict[str, str]:
 
 
 def _settings_aliases() -> set[str]:
+    from msgspec.structs import fields
+
     from remediation.settings import Settings
 
-    return {field.alias for field in Settings.model_fields.values() if field.alias}
+    return {field.encode_name for field in fields(Settings)}
 
 
 @contextmanager

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from remediation import contract as msgspec_types
 from remediation.contract import SOURCE, DecisionDetail
-from remediation.errors import Outcome
+from remediation.errors import Limit, Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "schemas" / "audit-event.schema.json"
@@ -60,12 +64,15 @@ _ENVELOPE: dict[str, Any] = {
 }
 
 
+#: The contract's closed lists, whose order (the lifecycle of a decision) the schema keeps.
+_ENUMS: dict[str, type[Enum]] = {"Outcome": Outcome, "Limit": Limit}
+
 #: The schema's names for the contract's models (subscribers' code generators use them).
 _NAMES = {"AlarmDetail": "Alarm", "ActionDetail": "Action", "ApprovalDetail": "Approval", "VerifiesDetail": "Verifies"}
 
 
 def _draft4(node: Any, definitions: dict[str, Any]) -> Any:
-    """Pydantic's JSON Schema (2020-12) as draft-04: nullable unions as type lists, `const` as a
+    """msgspec's JSON Schema (2020-12) as draft-04: nullable unions as type lists, `const` as a
     one-value enum, enums inlined, no titles or defaults, docstrings on one line."""
     if isinstance(node, list):
         return [_draft4(item, definitions) for item in node]
@@ -78,10 +85,14 @@ def _draft4(node: Any, definitions: dict[str, Any]) -> Any:
         name = node.pop("$ref").rsplit("/", 1)[-1]
         if "enum" in definitions.get(name, {}):
             enum = {key: value for key, value in definitions[name].items() if key != "description"}
+            if name in _ENUMS:  # msgspec sorts an enum's values; readers get the code's order
+                enum["enum"] = [member.value for member in _ENUMS[name]]
             return _draft4({**enum, **node}, definitions)
         return {"$ref": f"#/definitions/{_NAMES.get(name, name)}"}
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    if "enum" in node and "type" not in node and all(isinstance(value, str) for value in node["enum"]):
+        node["type"] = "string"  # a Literal of strings
     if "anyOf" in node:
         options = node.pop("anyOf")
         nullable = {"type": "null"} in options
@@ -96,8 +107,13 @@ def _draft4(node: Any, definitions: dict[str, Any]) -> Any:
 
 
 def audit_event_schema() -> dict[str, Any]:
-    generated = DecisionDetail.model_json_schema(ref_template="#/definitions/{model}")
-    models = generated.pop("$defs")
+    models = msgspec.json.schema(DecisionDetail)["$defs"]
+    for name, model in models.items():
+        # What the contract's types do with fields they do not know: DecisionDetail lets new ones pass.
+        config = getattr(getattr(msgspec_types, name, None), "__struct_config__", None)
+        if config is not None:
+            model["additionalProperties"] = not config.forbid_unknown_fields
+    generated = models.pop("DecisionDetail")
     definitions = {_NAMES[name]: _draft4(model, models) for name, model in models.items() if name in _NAMES}
     # Alarm, action and approval may be null as a whole (a rejected event, a decision about the alarm).
     for definition in definitions.values():

@@ -13,6 +13,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from msgspec.structs import fields
+
 from cfn_template import load_template
 from remediation.settings import Settings
 
@@ -53,8 +55,8 @@ def rows() -> list[tuple[str, str, str, str]]:
     template = load_template(TEMPLATE)
     parameters = template["Parameters"]
     found = []
-    for field in Settings.model_fields.values():
-        variable = str(field.alias)
+    for field in fields(Settings):
+        variable = field.encode_name
         if variable in FROM_THE_STACK:
             found.append((variable, "", "", FROM_THE_STACK[variable]))
             continue

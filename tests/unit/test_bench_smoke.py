@@ -75,7 +75,7 @@ def test_the_engines_import_is_told_apart_into_model_classes_dataclasses_and_the
         [sys.executable, "-c", driver], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
 
-    # Then our pydantic models and dataclasses were seen being built, each counted once beside the rest
+    # Then our msgspec Structs and dataclasses were seen being built, each counted once beside the rest
     assert finished.returncode == 0, finished.stderr[-3000:]
     anatomy = json.loads(finished.stdout.strip().splitlines()[-1])
     assert anatomy["models_count"] >= 10  # the notification, settings, audit detail, action parameters

@@ -38,6 +38,6 @@ def test_the_layer_keeps_the_model_of_every_service_the_engine_calls() -> None:
 def test_one_botocore_pinned_on_purpose_the_one_the_tests_use() -> None:
     pins = _requirements()
 
-    assert {"boto3", "botocore", "pydantic", "aws-lambda-powertools"} <= set(pins)
-    for name in ("boto3", "botocore", "pydantic", "aws-lambda-powertools"):
+    assert {"boto3", "botocore", "msgspec", "aws-lambda-powertools"} <= set(pins)
+    for name in ("boto3", "botocore", "msgspec", "aws-lambda-powertools"):
         assert pins[name] == metadata.version(name), f"the layer's {name} is not the one the tests run"

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from msgspec.structs import asdict, replace
 
 from remediation.actions import (
     AddReadReplica,
@@ -45,7 +46,7 @@ def situation(event: str | dict[str, Any], facts: Facts | None = None, settings:
 
 def acts(decided: Decided) -> list[tuple[str, dict[str, Any]]]:
     return [
-        (intent.action.name, intent.params.model_dump(exclude_none=True))
+        (intent.action.name, {key: value for key, value in asdict(intent.params).items() if value is not None})
         for intent in decided.intents
         if isinstance(intent, Act)
     ]
@@ -263,7 +264,7 @@ def test_a_warning_error_rate_only_reports() -> None:
 
 
 def test_an_s3_request_rate_alarm_reads_nothing_and_asks_a_human() -> None:
-    event = situation("s3-request-rate", settings=SETTINGS.model_copy(update={"media_bucket_name": "printapp-media"}))
+    event = situation("s3-request-rate", settings=replace(SETTINGS, media_bucket_name="printapp-media"))
     runbook = ErrorRateTriageRunbook()
 
     assert runbook.needs(event.alarm, event.recognised) == frozenset()
@@ -328,7 +329,7 @@ def test_a_replica_is_named_once_and_an_existing_one_counts_as_made() -> None:
 def test_reserved_concurrency_is_clamped_to_the_account_headroom() -> None:
     # Given 100 reserved and 80 unreserved in the account
     before = {"reservedConcurrency": 100, "accountConcurrency": 180, "unreservedAccountConcurrency": 80}
-    keeps_50 = SetReservedConcurrency(None, SETTINGS.model_copy(update={"unreserved_concurrency_floor": 50}))  # type: ignore[arg-type]
+    keeps_50 = SetReservedConcurrency(None, replace(SETTINGS, unreserved_concurrency_floor=50))  # type: ignore[arg-type]
 
     # Then keeping 50 unreserved, it raises to 130, and says which limit shaped it
     plan = keeps_50.plan(before, keeps_50.parameters(value=200))

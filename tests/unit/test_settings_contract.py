@@ -5,11 +5,13 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from msgspec.structs import fields
+
 from remediation.settings import Settings
 from settings_table import FROM_THE_STACK, README, parameter_name, readme_with_table
 from support.template import template
 
-VARIABLES = {str(field.alias): field for field in Settings.model_fields.values()}
+VARIABLES = {field.encode_name: field for field in fields(Settings)}
 
 
 def _as_parameter_default(value: Any) -> str:

@@ -22,25 +22,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from botocore.utils import ArnParser, InvalidArnException
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictFloat,
-    StrictInt,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from msgspec import Meta, Struct
+from msgspec.structs import force_setattr, replace
 
 from remediation.errors import InvalidAlarmNotification
+from remediation.validation import ValidationError, describe_validation, validated
 
 #: SNS refuses larger messages; anything bigger did not come from CloudWatch through SNS.
 MAX_MESSAGE_BYTES = 256 * 1024
 
 #: A datapoint's period: CloudWatch allows 10 s to 7 days (an alarm evaluates at most 7 days).
-Seconds = Annotated[StrictInt, Field(ge=1, le=7 * 24 * 3600)]
+Seconds = Annotated[int, Meta(ge=1, le=7 * 24 * 3600)]
 
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
@@ -103,33 +95,45 @@ class AlarmConfig:
         return self.comparison in LOAD_COMPARISONS
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+class _Lenient(Struct, frozen=True, kw_only=True):
+    """A part of a message AWS writes: fields it may add later are ignored, the ones read are checked
+    strictly (a threshold written as text is a malformed notification, not a number to guess)."""
 
 
-class Dimension(_Lenient):
-    # CloudWatch writes `name`/`value` in notifications and `Name`/`Value` in its API.
-    name: str = Field(validation_alias=AliasChoices("name", "Name"), min_length=1)
-    value: str = Field(validation_alias=AliasChoices("value", "Value"))
+class Dimension(_Lenient, frozen=True, kw_only=True):
+    # CloudWatch writes `name`/`value` in notifications and `Name`/`Value` in its API (and so do
+    # local emulators' notifications): either is read, `name`/`value` is what the code uses.
+    name: Annotated[str, Meta(min_length=1)] | None = None
+    value: str | None = None
+    Name: Annotated[str, Meta(min_length=1)] | None = None
+    Value: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is None:
+            force_setattr(self, "name", self.Name)
+        if self.value is None:
+            force_setattr(self, "value", self.Value)
+        if self.name is None or self.value is None:
+            raise ValueError("a dimension needs a name and a value")
 
 
 def _identity(namespace: str, metric_name: str, dimensions: list[Dimension]) -> MetricIdentity:
-    return MetricIdentity(namespace, metric_name, tuple((d.name, d.value) for d in dimensions))
+    return MetricIdentity(namespace, metric_name, tuple((d.name or "", d.value or "") for d in dimensions))
 
 
-class MetricModel(_Lenient):
+class MetricModel(_Lenient, frozen=True, kw_only=True):
     Namespace: str
     MetricName: str
     Dimensions: list[Dimension] = []
 
 
-class MetricStatModel(_Lenient):
+class MetricStatModel(_Lenient, frozen=True, kw_only=True):
     Metric: MetricModel
     Period: Seconds | None = None
     Stat: str | None = None
 
 
-class MetricDataQuery(_Lenient):
+class MetricDataQuery(_Lenient, frozen=True, kw_only=True):
     Id: str
     Expression: str | None = None
     MetricStat: MetricStatModel | None = None
@@ -137,7 +141,7 @@ class MetricDataQuery(_Lenient):
     ReturnData: bool = True
 
 
-class TriggerModel(_Lenient):
+class TriggerModel(_Lenient, frozen=True, kw_only=True):
     MetricName: str | None = None
     Namespace: str | None = None
     Statistic: str | None = None
@@ -146,30 +150,22 @@ class TriggerModel(_Lenient):
     Dimensions: list[Dimension] = []
     Metrics: list[MetricDataQuery] = []
     Period: Seconds | None = None
-    EvaluationPeriods: Annotated[StrictInt, Field(ge=1, le=100_000)]
-    DatapointsToAlarm: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    EvaluationPeriods: Annotated[int, Meta(ge=1, le=100_000)]
+    DatapointsToAlarm: Annotated[int, Meta(ge=1, le=100_000)] | None = None
     ComparisonOperator: str
-    # Strict: a threshold written as text is a malformed notification, not a number to guess.
-    Threshold: StrictFloat | None = None
+    Threshold: float | None = None
     TreatMissingData: str | None = None
 
-    @field_validator("TreatMissingData", mode="before")
-    @classmethod
-    def _undecorate(cls, value: object) -> object:
-        # Older notifications carry "- TreatMissingData:   missing".
-        if isinstance(value, str):
-            return value.removeprefix("- TreatMissingData:").strip() or None
-        return value
-
-    @model_validator(mode="after")
-    def _one_shape(self) -> TriggerModel:
+    def __post_init__(self) -> None:
+        if self.TreatMissingData is not None:
+            # Older notifications carry "- TreatMissingData:   missing".
+            undecorated = self.TreatMissingData.removeprefix("- TreatMissingData:").strip() or None
+            force_setattr(self, "TreatMissingData", undecorated)
         if self.Metrics:
             if not any(query.MetricStat for query in self.Metrics):
                 raise ValueError("a metric-math trigger needs at least one MetricStat")
-            return self
-        if not (self.MetricName and self.Namespace):
+        elif not (self.MetricName and self.Namespace):
             raise ValueError("Trigger needs MetricName and Namespace, or Metrics")
-        return self
 
     @property
     def is_metric_math(self) -> bool:
@@ -194,12 +190,12 @@ class TriggerModel(_Lenient):
         return None
 
 
-class AlarmNotification(_Lenient):
+class AlarmNotification(_Lenient, frozen=True, kw_only=True):
     """The CloudWatch alarm message carried in the SNS `Message`."""
 
-    AlarmName: str = Field(min_length=1, max_length=255)
+    AlarmName: Annotated[str, Meta(min_length=1, max_length=255)]
     AlarmDescription: str | None = None
-    AWSAccountId: str | None = Field(None, pattern=r"^\d{12}$")
+    AWSAccountId: Annotated[str, Meta(pattern=r"^\d{12}$")] | None = None
     NewStateValue: AlarmState
     OldStateValue: AlarmState | None = None
     NewStateReason: str = ""
@@ -209,32 +205,23 @@ class AlarmNotification(_Lenient):
     Trigger: TriggerModel | None = None
     AlarmRule: str | None = None
 
-    @field_validator("StateChangeTime")
-    @classmethod
-    def _is_a_time(cls, value: str) -> str:
-        # Kept as sent (it is part of the idempotency key); must still be a real timestamp.
-        datetime.fromisoformat(value)
-        return value
-
-    @field_validator("AlarmArn")
-    @classmethod
-    def _is_an_alarm_arn(cls, value: str | None) -> str | None:
-        if value is not None:
-            arn = Arn.parse(value)
-            if arn is None or arn.service != "cloudwatch" or not arn.resource.startswith("alarm:"):
-                raise ValueError(f"not a CloudWatch alarm ARN: {value!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> AlarmNotification:
+    def __post_init__(self) -> None:
+        # StateChangeTime is kept as sent (it is part of the idempotency key); it must still be a real time.
+        try:
+            datetime.fromisoformat(self.StateChangeTime)
+        except ValueError:
+            raise ValueError(f"StateChangeTime is not a time: {self.StateChangeTime[:64]!r}") from None
+        arn = Arn.parse(self.AlarmArn) if self.AlarmArn is not None else None
+        if self.AlarmArn is not None and (
+            arn is None or arn.service != "cloudwatch" or not arn.resource.startswith("alarm:")
+        ):
+            raise ValueError(f"not a CloudWatch alarm ARN: {self.AlarmArn[:300]!r}")
         if self.AlarmArn is None and self.AWSAccountId is None:
             raise ValueError("neither AlarmArn nor AWSAccountId: the alarm's account is unknown")
-        arn = Arn.parse(self.AlarmArn) if self.AlarmArn else None
         if arn and self.AWSAccountId and arn.account != self.AWSAccountId:
             raise ValueError("AlarmArn and AWSAccountId name different accounts")
         if self.Trigger is None and self.AlarmRule is None:
             raise ValueError("Trigger is missing (and it is not a composite alarm with an AlarmRule)")
-        return self
 
     # --- derived, typed views -------------------------------------------------------------
 
@@ -280,7 +267,7 @@ class AlarmNotification(_Lenient):
         region = self.Region if self.Region and _REGION_CODE.match(self.Region) else (topic.region if topic else "")
         partition = topic.partition if topic else "aws"
         arn = f"arn:{partition}:cloudwatch:{region}:{self.AWSAccountId}:alarm:{self.AlarmName}"
-        return self.model_copy(update={"AlarmArn": arn})
+        return replace(self, AlarmArn=arn)
 
     @property
     def region(self) -> str:
@@ -303,7 +290,7 @@ class AlarmDelivery:
     alarm: AlarmNotification
 
 
-class _SnsNotification(_Lenient):
+class _SnsNotification(_Lenient, frozen=True, kw_only=True):
     """The SNS notification of a Lambda event, as far as the runbook reads it.
 
     Powertools' parser has this model, but importing any of the parser's package imports an
@@ -319,13 +306,18 @@ class _SnsNotification(_Lenient):
     Subject: str | None = None
 
 
-class _SnsRecord(_Lenient):
-    EventSource: Literal["aws:sns"] = Field(validation_alias=AliasChoices("EventSource", "eventSource"))
+class _SnsRecord(_Lenient, frozen=True, kw_only=True):
+    EventSource: Literal["aws:sns"] | None = None
+    eventSource: Literal["aws:sns"] | None = None  # how some test events and tools spell it
     Sns: _SnsNotification
 
+    def __post_init__(self) -> None:
+        if self.EventSource is None and self.eventSource is None:
+            raise ValueError("EventSource is missing")
 
-class _SnsEvent(_Lenient):
-    Records: list[_SnsRecord] = Field(min_length=1)
+
+class _SnsEvent(_Lenient, frozen=True, kw_only=True):
+    Records: Annotated[list[_SnsRecord], Meta(min_length=1)]
 
 
 class AlarmSnsEnvelope:
@@ -335,7 +327,7 @@ class AlarmSnsEnvelope:
         if not isinstance(data, dict):
             raise InvalidAlarmNotification(f"expected an SNS event object, got {type(data).__name__}")
         try:
-            envelope = _SnsEvent.model_validate(data)
+            envelope = validated(data, _SnsEvent)
         except ValidationError as error:
             raise InvalidAlarmNotification(f"not an SNS event: {describe_validation(error)}") from error
         return [self._delivery(record.Sns, model) for record in envelope.Records]
@@ -360,7 +352,7 @@ class AlarmSnsEnvelope:
             raise InvalidAlarmNotification("message is JSON but not an object", **context)
         context["alarm_name"] = str(payload.get("AlarmName", "")) or None
         try:
-            alarm = model.model_validate(payload)
+            alarm = validated(payload, model)
         except ValidationError as error:
             raise InvalidAlarmNotification(
                 f"not a CloudWatch alarm notification: {describe_validation(error)}", **context
@@ -368,14 +360,6 @@ class AlarmSnsEnvelope:
         if not isinstance(alarm, AlarmNotification):
             raise InvalidAlarmNotification("not a CloudWatch alarm notification", **context)
         return AlarmDelivery(topic_arn=sns.TopicArn, message_id=sns.MessageId, alarm=alarm.with_source(sns.TopicArn))
-
-
-def describe_validation(error: ValidationError) -> str:
-    """The first five problems of invalid input, each with where it is, for the log and the audit."""
-    issues = error.errors(include_url=False)
-    shown = "; ".join(f"{'.'.join(str(p) for p in issue['loc']) or '(root)'}: {issue['msg']}" for issue in issues[:5])
-    more = f" (+{len(issues) - 5} more)" if len(issues) > 5 else ""
-    return shown + more
 
 
 def _finite(text: str) -> float:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from msgspec import Meta, Struct
 
 from remediation.actions import REGISTRY
-from remediation.alarm import AlarmNotification, describe_validation, scrubbed
+from remediation.alarm import AlarmNotification, scrubbed
 from remediation.audit import Decision
 from remediation.clients import Clients
 from remediation.errors import AlarmNoLongerFiring, AlreadyApproved, ApprovalExpired, Limit, Outcome, was_audited
@@ -30,6 +30,7 @@ from remediation.runbooks.base import ENGINE_PERMISSIONS, VERIFY_PERMISSIONS
 from remediation.runtime import Runtime
 from remediation.settings import Settings
 from remediation.signals import reconcile
+from remediation.validation import ValidationError, describe_validation, validated
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -40,11 +41,9 @@ HANDLER = "approval_handler"
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
-class ApprovalEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    decisionId: str = Field(pattern=_UUID)
-    approver: str = Field(min_length=1, max_length=2048)
+class ApprovalEvent(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    decisionId: Annotated[str, Meta(pattern=_UUID)]
+    approver: Annotated[str, Meta(min_length=1, max_length=2048)]
 
 
 def required_permissions() -> frozenset[str]:
@@ -69,7 +68,7 @@ def handle_approval(
     audit = runtime.audit
     try:
         try:
-            approval = ApprovalEvent.model_validate(scrubbed(event))
+            approval = validated(scrubbed(event), ApprovalEvent)
         except ValidationError as error:
             reason = (
                 f'not an approval: expected {{"decisionId": "<uuid>", "approver": "<who>"}} '
@@ -117,7 +116,7 @@ def _approve(runtime: Runtime, approval: ApprovalEvent) -> dict[str, Any]:
         runtime.audit.record(Decision(expired.outcome, str(expired), limit=expired.limit, approval=_who(approval)))
         runtime.audit.flush()
         return {"handler": HANDLER, "decisions": [{"outcome": expired.outcome.value, "limit": expired.limit}]}
-    alarm = AlarmNotification.model_validate(request["alarm"])
+    alarm = validated(request["alarm"], AlarmNotification)
     action = REGISTRY[request["action"]]
     run = Run(runtime, alarm, approval=Approval(approval.decisionId, approval.approver, request["before"]))
     try:
@@ -133,7 +132,7 @@ def _approve(runtime: Runtime, approval: ApprovalEvent) -> dict[str, Any]:
         else:
             recognised, _ = reconcile(alarm, facts.alarm, runtime.settings)
             run.level = recognised.level
-            execute(run, Act(action, action.parameters.model_validate(request["params"])))
+            execute(run, Act(action, action.parameters.from_json(request["params"])))
         run.release_owed_locks()
     except Exception as error:
         run.record_error(error)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
 from remediation.contract import (
     SCHEMA_VERSION,
@@ -31,6 +30,7 @@ from remediation.contract import (
     VerifiesDetail,
 )
 from remediation.errors import AlarmRejected, AuditDeliveryError, Limit, Outcome
+from remediation.validation import ValidationError, as_json, validated
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -311,13 +311,12 @@ class AuditTrail:
             else None,
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
+        detail: dict[str, Any] = as_json(DecisionDetail(**fields))
         try:
-            model = DecisionDetail(**fields)
+            validated(detail, DecisionDetail)
         except ValidationError:
             # A bug, or input the edge let through: the event still goes out, and the log says why.
             logger.exception("audit detail does not fit the contract", extra={"reason": decision.reason[:1000]})
-            model = DecisionDetail.model_construct(**fields)
-        detail = model.model_dump(mode="json")
         detail.pop("truncated")  # set by _fit, only when something was cut
         for optional in ("approval", "verifies"):
             if detail[optional] is None:

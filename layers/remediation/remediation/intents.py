@@ -91,6 +91,11 @@ class Act:
     #: Said before the change's own summary in the audit reason (why this step was taken).
     because: str = ""
 
+    def __post_init__(self) -> None:
+        # A runbook's parameters are checked as they are decided, bounds included, so no guard
+        # ever sees parameters their own type would refuse (a Struct's constructor checks nothing).
+        object.__setattr__(self, "params", self.params.checked())
+
 
 @dataclass(frozen=True)
 class Report:

@@ -57,6 +57,7 @@ from remediation.intents import Report
 from remediation.schedule import run_scope, schedule_check
 from remediation.settings import ApprovalMode
 from remediation.state import Completion, FixedPlan, KeptBaseline, RaiseRecord, RaisesChanged, RunRecord, StormCount
+from remediation.validation import as_json
 
 if TYPE_CHECKING:
     from remediation.alarm import AlarmNotification
@@ -249,7 +250,7 @@ class Step:
         return f"{self.run.scope}#{self.action.name}"
 
     def ref(self) -> ActionRef:
-        parameters = self.params.model_dump(mode="json", by_alias=True, exclude_none=True)
+        parameters = self.params.for_audit()
         if self.plan is not None:
             parameters |= dict(self.plan.parameters)
         return ActionRef(self.action.name, self.action.target(), parameters)
@@ -298,7 +299,7 @@ def recall_fixed_plan(step: Step) -> Decision | None:
         )
     # The target was fixed by the first attempt: a retry sets that, never a step further, and it
     # is that attempt's decision (its check is scheduled under that decisionId).
-    step.params = step.action.parameters.model_validate(step.fixed.params)
+    step.params = step.action.parameters.from_json(step.fixed.params)
     step.decision_id = step.fixed.decision_id
     return None
 
@@ -453,14 +454,14 @@ def ask_approval(step: Step) -> Decision | None:
     assert step.plan is not None
     assert step.before is not None
     run, settings = step.run, step.settings
-    pinned = step.params.model_copy(update=dict(step.plan.pins))
+    pinned = step.params.pinned(step.plan.pins)
     run.runtime.state.save_approval_request(
         step.decision_id,
         {
             "handler": run.runtime.audit.handler,
-            "alarm": run.alarm.model_dump(mode="json"),
+            "alarm": as_json(run.alarm),
             "action": step.action.name,
-            "params": pinned.model_dump(mode="json"),
+            "params": pinned.as_json(),
             "before": step.before,
             "after": step.plan.after,
             "summary": step.plan.summary,
@@ -523,16 +524,16 @@ def _same(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
 
 def fix_plan(step: Step) -> None:
     step.fixed = step.run.runtime.state.fix_plan(
-        step.run.scope, step.action.name, _plan_to_fix(step), alarm=step.run.alarm.model_dump(mode="json")
+        step.run.scope, step.action.name, _plan_to_fix(step), alarm=as_json(step.run.alarm)
     )
 
 
 def _plan_to_fix(step: Step) -> FixedPlan:
     assert step.plan is not None
     assert step.before is not None
-    pinned = step.params.model_copy(update=dict(step.plan.pins))
+    pinned = step.params.pinned(step.plan.pins)
     return FixedPlan(
-        params=pinned.model_dump(mode="json"),
+        params=pinned.as_json(),
         after=step.plan.after,
         before=step.before,
         summary=step.plan.summary,
@@ -859,7 +860,7 @@ def _fix_together(steps: Sequence[Step]) -> bool:
         run.runtime.state.fix_plans(
             run.scope,
             plans,
-            alarm=run.alarm.model_dump(mode="json"),
+            alarm=as_json(run.alarm),
             baselines=[kept for step in fresh if (kept := _baseline_to_keep(step)) is not None],
             storm=StormCount(
                 [step.storm_key for step in steps], settings.storm_window_seconds, settings.storm_max_actions

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import Meta, Struct
 
 if TYPE_CHECKING:
     from remediation.clients import Clients
@@ -32,20 +32,18 @@ SCHEDULE_ARN_ATTRIBUTE = "<aws.scheduler.schedule-arn>"
 SCHEDULED_TIME_ATTRIBUTE = "<aws.scheduler.scheduled-time>"
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The verifier's event: the schedule's `Input`, as Scheduler delivers it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     kind: Literal["printapp.remediation.verify"]
-    decisionId: str = Field(pattern=_UUID)
-    correlationId: str = Field(pattern=_UUID)
-    action: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)
+    decisionId: Annotated[str, Meta(pattern=_UUID)]
+    correlationId: Annotated[str, Meta(pattern=_UUID)]
+    action: Annotated[str, Meta(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
     #: The verify-and-adjust round (1: the check of the handler's own change).
-    round: int = Field(ge=1, le=100)
+    round: Annotated[int, Meta(ge=1, le=100)]
     #: Substituted by Scheduler: the schedule that fired (the trust boundary checks its group).
-    scheduleArn: str = Field(max_length=1024)
-    scheduledTime: str | None = Field(None, max_length=64)
+    scheduleArn: Annotated[str, Meta(max_length=1024)]
+    scheduledTime: Annotated[str, Meta(max_length=64)] | None = None
 
 
 def schedule_name(decision_id: str) -> str:

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from msgspec import Meta, Struct
+from msgspec.structs import fields
 
 from remediation.errors import ConfigurationError
+from remediation.validation import ValidationError, describe_validation, validated
 
 # The only sizes API Gateway accepts for `cacheClusterSize`, in GB.
 VALID_CACHE_SIZES_GB: tuple[Decimal, ...] = tuple(
@@ -28,140 +30,132 @@ class ApprovalMode(StrEnum):
     MANUAL = "manual"
 
 
-def _flag(value: object) -> object:
+def _flag(value: str) -> str:
     """Accept the spellings people type into a console: true/false, 1/0, yes/no, on/off."""
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in {"true", "1", "yes", "on", "enabled"}:
-            return True
-        if lowered in {"false", "0", "no", "off", "disabled"}:
-            return False
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "on", "enabled"}:
+        return "true"
+    if lowered in {"false", "0", "no", "off", "disabled"}:
+        return "false"
     return value
 
 
-PositiveSeconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
+PositiveSeconds = Annotated[int, Meta(ge=0, le=7 * 24 * 3600)]
+NonEmpty = Annotated[str, Meta(min_length=1)]
 
 
-class Settings(BaseModel):
-    """The environment-variable contract. Field aliases are the variable names."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+class Settings(Struct, frozen=True, kw_only=True, rename="upper"):
+    """The environment-variable contract. Each variable is its field's name in upper case."""
 
     # What the runbook acts on.
-    target_function_name: str = Field("printapp-api", alias="TARGET_FUNCTION_NAME", min_length=1)
-    target_rest_api_id: str = Field("", alias="TARGET_REST_API_ID")
-    target_api_stage: str = Field("prod", alias="TARGET_API_STAGE", min_length=1)
-    target_api_name: str = Field("printapp-api", alias="TARGET_API_NAME", min_length=1)
-    target_db_instance_id: str = Field("printapp-db", alias="TARGET_DB_INSTANCE_ID", min_length=1)
-    media_bucket_name: str = Field("printapp-media", alias="MEDIA_BUCKET_NAME")
+    target_function_name: NonEmpty = "printapp-api"
+    target_rest_api_id: str = ""
+    target_api_stage: NonEmpty = "prod"
+    target_api_name: NonEmpty = "printapp-api"
+    target_db_instance_id: NonEmpty = "printapp-db"
+    media_bucket_name: str = "printapp-media"
 
     # Where decisions and state go.
-    audit_bus_name: str = Field(alias="AUDIT_BUS_NAME", min_length=1)
-    state_table_name: str = Field(alias="STATE_TABLE_NAME", min_length=1)
+    audit_bus_name: NonEmpty
+    state_table_name: NonEmpty
 
     # Safety switches.
-    dry_run: bool = Field(False, alias="DRY_RUN")
-    remediation_enabled: bool = Field(True, alias="REMEDIATION_ENABLED")
-    kill_switch_parameter: str = Field("", alias="KILL_SWITCH_PARAMETER")
-    alarm_topic_arns: tuple[str, ...] = Field((), alias="ALARM_TOPIC_ARNS")
+    dry_run: bool = False
+    remediation_enabled: bool = True
+    kill_switch_parameter: str = ""
+    alarm_topic_arns: tuple[str, ...] = ()
 
     # Timing.
-    cooldown_seconds: PositiveSeconds = Field(300, alias="COOLDOWN_SECONDS")
-    db_cooldown_seconds: PositiveSeconds = Field(3600, alias="DB_COOLDOWN_SECONDS")
-    scale_down_hysteresis_seconds: PositiveSeconds = Field(900, alias="SCALE_DOWN_HYSTERESIS_SECONDS")
-    idempotency_ttl_seconds: PositiveSeconds = Field(24 * 3600, alias="IDEMPOTENCY_TTL_SECONDS")
-    lock_ttl_seconds: PositiveSeconds = Field(120, alias="LOCK_TTL_SECONDS")
+    cooldown_seconds: PositiveSeconds = 300
+    db_cooldown_seconds: PositiveSeconds = 3600
+    scale_down_hysteresis_seconds: PositiveSeconds = 900
+    idempotency_ttl_seconds: PositiveSeconds = 24 * 3600
+    lock_ttl_seconds: PositiveSeconds = 120
     #: How long an action waits for another remediation's lock on its target before the
     #: invocation fails (and Lambda delivers the alarm again later).
-    lock_wait_seconds: float = Field(15, alias="LOCK_WAIT_SECONDS", ge=0, le=50)
+    lock_wait_seconds: Annotated[float, Meta(ge=0, le=50)] = 15
 
     # Storm breaker: at most this many applied actions per window, then escalate.
-    storm_max_actions: int = Field(10, alias="STORM_MAX_ACTIONS", ge=1)
-    storm_window_seconds: PositiveSeconds = Field(900, alias="STORM_WINDOW_SECONDS")
+    storm_max_actions: Annotated[int, Meta(ge=1)] = 10
+    storm_window_seconds: PositiveSeconds = 900
 
     #: The Powertools tracer (the X-Ray SDK: a subsegment per AWS call) around each handler. Off,
     #: Lambda's active tracing still records every invocation, and no cold start pays for the SDK.
-    xray_sdk_tracing: bool = Field(False, alias="XRAY_SDK_TRACING")
+    xray_sdk_tracing: bool = False
 
     # Closed loop (SPEC §9): every applied raise is checked afterwards by the verifier.
-    verify_schedule_group: str = Field("printapp-remediation-verify", alias="VERIFY_SCHEDULE_GROUP", min_length=1)
+    verify_schedule_group: NonEmpty = "printapp-remediation-verify"
     #: Unset, nothing is scheduled and every Applied event says its change goes unverified.
-    verifier_function_arn: str = Field("", alias="VERIFIER_FUNCTION_ARN")
-    scheduler_role_arn: str = Field("", alias="SCHEDULER_ROLE_ARN")
-    verify_after_seconds: int = Field(600, alias="VERIFY_AFTER_SECONDS", ge=1, le=24 * 3600)
-    db_verify_after_seconds: int = Field(1800, alias="DB_VERIFY_AFTER_SECONDS", ge=1, le=24 * 3600)
-    verify_max_attempts: int = Field(3, alias="VERIFY_MAX_ATTEMPTS", ge=1, le=10)
+    verifier_function_arn: str = ""
+    scheduler_role_arn: str = ""
+    verify_after_seconds: Annotated[int, Meta(ge=1, le=24 * 3600)] = 600
+    db_verify_after_seconds: Annotated[int, Meta(ge=1, le=24 * 3600)] = 1800
+    verify_max_attempts: Annotated[int, Meta(ge=1, le=10)] = 3
     #: EventBridge Scheduler fills in `<aws.scheduler.schedule-arn>`; the local emulator does not
     #: (false there only): then the verifier trusts the state table's record of the decision alone.
-    scheduler_context_attributes: bool = Field(True, alias="SCHEDULER_CONTEXT_ATTRIBUTES")
+    scheduler_context_attributes: bool = True
     #: The API 5XX rate (percent) past which a change that raised it is rolled back (the
     #: runbook's error-rate warning); Lambda errors and throttles use the triage levels below.
-    rollback_5xx_rate_percent: float = Field(1, alias="ROLLBACK_5XX_RATE_PERCENT", gt=0, le=100)
+    rollback_5xx_rate_percent: Annotated[float, Meta(gt=0, le=100)] = 1
     #: After a roll-back, the same raise on the same target escalates instead, for this long.
-    rollback_hold_seconds: PositiveSeconds = Field(3600, alias="ROLLBACK_HOLD_SECONDS")
+    rollback_hold_seconds: PositiveSeconds = 3600
 
     # Spike runbook values.
-    reserved_concurrency_target: int = Field(200, alias="RESERVED_CONCURRENCY_TARGET", ge=1)
-    critical_reserved_concurrency_target: int = Field(200, alias="CRITICAL_RESERVED_CONCURRENCY_TARGET", ge=1)
-    reserved_concurrency_ceiling: int = Field(400, alias="RESERVED_CONCURRENCY_CEILING", ge=1)
+    reserved_concurrency_target: Annotated[int, Meta(ge=1)] = 200
+    critical_reserved_concurrency_target: Annotated[int, Meta(ge=1)] = 200
+    reserved_concurrency_ceiling: Annotated[int, Meta(ge=1)] = 400
     # AWS keeps 100 unreserved by default; some accounts have a lower floor.
-    unreserved_concurrency_floor: int = Field(100, alias="UNRESERVED_CONCURRENCY_FLOOR", ge=0)
+    unreserved_concurrency_floor: Annotated[int, Meta(ge=0)] = 100
     # The runbook says 1.0 GB, which API Gateway rejects: 1.6 is the smallest valid size above it.
-    cache_size_gb: Decimal = Field(Decimal("1.6"), alias="CACHE_SIZE_GB")
+    cache_size_gb: Decimal = Decimal("1.6")
     # Critical latency goes one cache step further.
-    critical_cache_size_gb: Decimal = Field(Decimal("6.1"), alias="CRITICAL_CACHE_SIZE_GB")
-    cache_size_ceiling_gb: Decimal = Field(Decimal("6.1"), alias="CACHE_SIZE_CEILING_GB")
+    critical_cache_size_gb: Decimal = Decimal("6.1")
+    cache_size_ceiling_gb: Decimal = Decimal("6.1")
 
     # Database runbook values.
-    db_approval_mode: ApprovalMode = Field(ApprovalMode.AUTO, alias="DB_APPROVAL_MODE")
+    db_approval_mode: ApprovalMode = ApprovalMode.AUTO
     #: How long an approval request can be approved (manual mode).
-    approval_ttl_seconds: PositiveSeconds = Field(3600, alias="APPROVAL_TTL_SECONDS")
-    db_max_read_replicas: int = Field(2, alias="DB_MAX_READ_REPLICAS", ge=0, le=15)
-    db_max_allocated_storage_gb: int = Field(1000, alias="DB_MAX_ALLOCATED_STORAGE_GB", ge=20, le=65536)
-    db_instance_class_ceiling: str = Field("", alias="DB_INSTANCE_CLASS_CEILING")
+    approval_ttl_seconds: PositiveSeconds = 3600
+    db_max_read_replicas: Annotated[int, Meta(ge=0, le=15)] = 2
+    db_max_allocated_storage_gb: Annotated[int, Meta(ge=20, le=65536)] = 1000
+    db_instance_class_ceiling: str = ""
 
     # Error-rate triage: what counts as a cause, over the alarm's window.
-    triage_throttles_min: float = Field(10, alias="TRIAGE_THROTTLES_MIN", ge=0)
-    triage_function_errors_min: float = Field(5, alias="TRIAGE_FUNCTION_ERRORS_MIN", ge=0)
-    triage_db_cpu_percent: float = Field(80, alias="TRIAGE_DB_CPU_PERCENT", gt=0, le=100)
+    triage_throttles_min: Annotated[float, Meta(ge=0)] = 10
+    triage_function_errors_min: Annotated[float, Meta(ge=0)] = 5
+    triage_db_cpu_percent: Annotated[float, Meta(gt=0, le=100)] = 80
     #: 0 = connections alone never decide (their healthy level depends on the instance class).
-    triage_db_connections_max: float = Field(0, alias="TRIAGE_DB_CONNECTIONS_MAX", ge=0)
+    triage_db_connections_max: Annotated[float, Meta(ge=0)] = 0
 
     # Warning/critical boundaries of the runbook's table, used to tell the level of an alarm.
-    latency_critical_ms: float = Field(1000, alias="LATENCY_CRITICAL_MS", gt=0)
-    concurrency_critical: float = Field(800, alias="CONCURRENCY_CRITICAL", gt=0)
-    error_rate_critical_percent: float = Field(5, alias="ERROR_RATE_CRITICAL_PERCENT", gt=0)
-    db_cpu_critical_percent: float = Field(80, alias="DB_CPU_CRITICAL_PERCENT", gt=0)
-    s3_requests_critical_per_second: float = Field(200, alias="S3_REQUESTS_CRITICAL_PER_SECOND", gt=0)
+    latency_critical_ms: Annotated[float, Meta(gt=0)] = 1000
+    concurrency_critical: Annotated[float, Meta(gt=0)] = 800
+    error_rate_critical_percent: Annotated[float, Meta(gt=0)] = 5
+    db_cpu_critical_percent: Annotated[float, Meta(gt=0)] = 80
+    s3_requests_critical_per_second: Annotated[float, Meta(gt=0)] = 200
 
-    _flags = field_validator(
-        "dry_run", "remediation_enabled", "scheduler_context_attributes", "xray_sdk_tracing", mode="before"
-    )(_flag)
-
-    @field_validator("alarm_topic_arns", mode="before")
-    @classmethod
-    def _split_arns(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(arn.strip() for arn in value.split(",") if arn.strip())
-        return value
-
-    @field_validator("cache_size_gb", "critical_cache_size_gb", "cache_size_ceiling_gb")
-    @classmethod
-    def _cache_size_in_range(cls, value: Decimal) -> Decimal:
-        if not VALID_CACHE_SIZES_GB[0] <= value <= VALID_CACHE_SIZES_GB[-1]:
-            valid = ", ".join(str(size) for size in VALID_CACHE_SIZES_GB)
-            raise ValueError(f"{value} GB is outside the valid cache sizes ({valid})")
-        return value
+    def __post_init__(self) -> None:
+        for name in ("cache_size_gb", "critical_cache_size_gb", "cache_size_ceiling_gb"):
+            value = getattr(self, name)
+            if not VALID_CACHE_SIZES_GB[0] <= value <= VALID_CACHE_SIZES_GB[-1]:
+                valid = ", ".join(str(size) for size in VALID_CACHE_SIZES_GB)
+                raise ValueError(f"{name.upper()}: {value} GB is outside the valid cache sizes ({valid})")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        variables: dict[str, Any] = dict(os.environ if environ is None else environ)
+        for field in fields(cls):
+            text = variables.get(field.encode_name)
+            if text is None:
+                continue
+            if field.type is bool:
+                variables[field.encode_name] = _flag(text)
+            elif field.type == tuple[str, ...]:  # a comma-separated list
+                variables[field.encode_name] = [item.strip() for item in text.split(",") if item.strip()]
         try:
-            return cls.model_validate(dict(os.environ if environ is None else environ))
+            return validated(variables, cls, from_text=True)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
-            )
-            raise ConfigurationError(f"invalid remediation configuration: {problems}") from error
+            raise ConfigurationError(f"invalid remediation configuration: {describe_validation(error)}") from error
 
 
 @cache

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-from pydantic import ValidationError
 
 from remediation import guardrails
 from remediation.actions import REGISTRY
-from remediation.alarm import AlarmNotification, Arn, describe_validation, scrubbed
+from remediation.alarm import AlarmNotification, Arn, scrubbed
 from remediation.audit import Decision
 from remediation.clients import Clients
 from remediation.errors import AlarmRejected, Limit, Outcome, UntrustedSource, was_audited
@@ -45,6 +44,7 @@ from remediation.runtime import Runtime
 from remediation.schedule import SCHEDULE_ARN_ATTRIBUTE, VerifyRequest, run_scope, schedule_name
 from remediation.settings import Settings
 from remediation.signals import recognise, reconcile
+from remediation.validation import ValidationError, describe_validation, validated
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -79,7 +79,7 @@ def handle_verification(
     audit = runtime.audit
     try:
         try:
-            request = VerifyRequest.model_validate(scrubbed(event))
+            request = validated(scrubbed(event), VerifyRequest)
             check_schedule(request, runtime.settings, getattr(context, "invoked_function_arn", None))
         except ValidationError as error:
             reason = f"not a verification request from this system's schedule ({describe_validation(error)})"
@@ -168,7 +168,7 @@ def _verify(runtime: Runtime, request: VerifyRequest) -> dict[str, Any]:
         runtime.audit.record(Decision(Outcome.REJECTED, str(rejected), limit=rejected.limit))
         runtime.audit.flush()
         return {"handler": HANDLER, "decisions": [{"outcome": Outcome.REJECTED.value, "reason": str(rejected)}]}
-    alarm = AlarmNotification.model_validate(record.alarm)
+    alarm = validated(record.alarm, AlarmNotification)
     run = Run(
         runtime,
         alarm,
@@ -219,7 +219,7 @@ def _read_check(run: Run, request: VerifyRequest, fixed: FixedPlan) -> Check:
     runtime, settings = run.runtime, run.runtime.settings
     cloudwatch = runtime.clients.cloudwatch
     action = REGISTRY[request.action](runtime.clients, settings)
-    current = action.read(action.parameters.model_validate(fixed.params))
+    current = action.read(action.parameters.from_json(fixed.params))
     config, metric_alarm = read_alarm_with_metric(cloudwatch, run.alarm.name)
     if config is not None:
         recognised, _ = reconcile(run.alarm, config, settings)

@@ -19,12 +19,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from msgspec import Struct
+from msgspec.structs import replace
 
 from remediation.errors import Limit
+from remediation.validation import as_json, camel, validated
 
 if TYPE_CHECKING:
     from remediation.clients import Clients
@@ -38,11 +39,33 @@ class Direction(StrEnum):
     RESTORE = "restore"
 
 
-class ActionParameters(BaseModel):
-    # camelCase when dumped: parameters go into the audit event as they are.
-    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+class ActionParameters(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An action's typed parameters, bounds included. A runbook builds them from settings (already
+    checked); the engine checks them (`checked`) before anything acts on them."""
 
     direction: Direction = Direction.RAISE
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        """Parameters as stored (`as_json`): a fixed plan, an approval request, a verifier's next step."""
+        return validated(data, cls)
+
+    def checked(self) -> Self:
+        """These parameters, with their bounds and the type's own rules checked (a constructor does not)."""
+        return self.from_json(self.as_json())
+
+    def as_json(self) -> dict[str, Any]:
+        """As stored in the state table: snake_case, every field."""
+        stored: dict[str, Any] = as_json(self)
+        return stored
+
+    def for_audit(self) -> dict[str, Any]:
+        """As the audit event's `action.parameters` shows them: camelCase, unset ones left out."""
+        return {camel(key): value for key, value in self.as_json().items() if value is not None}
+
+    def pinned(self, pins: Mapping[str, Any]) -> Self:
+        """The same parameters with what the first attempt fixed (`Plan.pins`) in place."""
+        return replace(self, **pins)
 
 
 P = TypeVar("P", bound=ActionParameters)

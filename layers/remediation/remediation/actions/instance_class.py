@@ -51,7 +51,7 @@ def ladder_position(instance_class: str) -> tuple[str, tuple[str, ...], int]:
     return family, sizes, sizes.index(size)
 
 
-class InstanceClassStep(ActionParameters):
+class InstanceClassStep(ActionParameters, frozen=True, kw_only=True):
     apply_immediately: bool = True
     #: The class to step up to; unset, the next rung above the current one. Fixed by the first
     #: attempt of an alarm state change, so a retry never climbs a second rung.

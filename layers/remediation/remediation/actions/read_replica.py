@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from msgspec import Meta
 
 from remediation.actions.base import ActionParameters, Plan
 from remediation.actions.db_instance import (
@@ -23,8 +23,8 @@ from remediation.actions.db_instance import (
 from remediation.errors import CeilingReached
 
 
-class ReadReplica(ActionParameters):
-    max_replicas: int = Field(ge=0, le=15)
+class ReadReplica(ActionParameters, frozen=True, kw_only=True):
+    max_replicas: Annotated[int, Meta(ge=0, le=15)]
     #: The replica to create; unset, the first free `<instance>-replica-<n>`. Fixed by the first
     #: attempt of an alarm state change: a retry creates that one or finds it made.
     name: str | None = None

@@ -8,23 +8,21 @@ so do we, before calling it: the change is clamped to what fits, or skipped with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from msgspec import Meta
 
 from remediation.actions.base import Action, ActionParameters, Direction, Plan
 from remediation.errors import AccountHeadroom, AlreadyAtTarget, CeilingReached, Limit, OnlyLowers
 
 
-class ReservedConcurrency(ActionParameters):
+class ReservedConcurrency(ActionParameters, frozen=True, kw_only=True):
     #: None means "no reservation": only a restore to a baseline that had none asks for it.
-    value: int | None = Field(ge=1, le=100_000)
+    value: Annotated[int, Meta(ge=1, le=100_000)] | None
 
-    @model_validator(mode="after")
-    def _raise_needs_a_value(self) -> ReservedConcurrency:
+    def __post_init__(self) -> None:
         if self.direction is Direction.RAISE and self.value is None:
             raise ValueError("raising reserved concurrency needs a value")
-        return self
 
 
 class SetReservedConcurrency(Action[ReservedConcurrency]):

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field
-
 from remediation.actions.base import Action, ActionParameters, Direction, Plan
 from remediation.errors import (
     AlreadyAtTarget,
@@ -28,9 +26,14 @@ from remediation.settings import VALID_CACHE_SIZES_GB
 _BUSY_STATUSES = frozenset({"CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "FLUSH_IN_PROGRESS"})
 
 
-class StageCache(ActionParameters):
+class StageCache(ActionParameters, frozen=True, kw_only=True):
     enabled: bool = True
-    size_gb: Decimal | None = Field(None, gt=0, le=VALID_CACHE_SIZES_GB[-1])
+    size_gb: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        # msgspec bounds numbers, not Decimals: the size's bounds are checked here.
+        if self.size_gb is not None and not 0 < self.size_gb <= VALID_CACHE_SIZES_GB[-1]:
+            raise ValueError(f"size_gb {self.size_gb} is outside 0 < size ≤ {VALID_CACHE_SIZES_GB[-1]} GB")
 
 
 def valid_cache_size(requested: Decimal) -> Decimal:

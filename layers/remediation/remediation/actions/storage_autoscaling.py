@@ -6,9 +6,9 @@ No outage: RDS grows storage itself up to the maximum. An existing higher maximu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from msgspec import Meta
 
 from remediation.actions.base import ActionParameters, Plan
 from remediation.actions.db_instance import (
@@ -20,8 +20,8 @@ from remediation.actions.db_instance import (
 from remediation.errors import AlreadyAtTarget
 
 
-class StorageAutoscaling(ActionParameters):
-    max_allocated_storage_gb: int = Field(ge=20, le=65536)
+class StorageAutoscaling(ActionParameters, frozen=True, kw_only=True):
+    max_allocated_storage_gb: Annotated[int, Meta(ge=20, le=65536)]
 
 
 class EnableStorageAutoscaling(DatabaseAction[StorageAutoscaling]):

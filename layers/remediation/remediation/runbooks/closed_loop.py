@@ -104,7 +104,7 @@ class Verdict:
             if self.then is None
             else {
                 "action": self.then.action.name,
-                "params": self.then.params.model_dump(mode="json"),
+                "params": self.then.params.as_json(),
                 "appliesAs": self.then.applies_as.value,
                 "because": self.then.because,
             },
@@ -118,9 +118,7 @@ class Verdict:
         act = None
         if then is not None:
             action = REGISTRY[then["action"]]
-            act = Act(
-                action, action.parameters.model_validate(then["params"]), Outcome(then["appliesAs"]), then["because"]
-            )
+            act = Act(action, action.parameters.from_json(then["params"]), Outcome(then["appliesAs"]), then["because"])
         return cls(_report_of(data["report"]), act, _report_of(data["otherwise"]), data["evidence"])
 
 
