@@ -560,6 +560,7 @@ def _changes(results: dict[str, Any]) -> list[str]:
     fixing = [call for call in before if _is_state_write(call) and "idempotency" not in call and "lock" not in call]
     completing = [call for call in after if _is_state_write(call) and "idempotency" not in call]
     botocore = next((size for name, size in (layer or {}).get("packages", []) if name == "botocore"), None)
+    spike_anatomy = next((a for a in (cold or {}).get("anatomy", []) if a["key"] == "spike_handler_deployed"), None)
     rows = [
         (
             "1. The X-Ray SDK only when XRAY_SDK_TRACING is on",
@@ -635,6 +636,15 @@ def _changes(results: dict[str, Any]) -> list[str]:
             "applied",
             f"scale-down: {len(scale_down['calls'])} calls; its raise records in {', '.join(down_raises)}"
             if scale_down
+            else unmeasured,
+        ),
+        (
+            "15, 16. The typed edge and the engine's records as msgspec Structs, not pydantic models and dataclasses",
+            "applied",
+            f"the libraries alone {_x(by['libraries_deployed']['vs_boto3'])} `import boto3` (with pydantic: "
+            f"1.54–1.63×, the notes); the spike's {spike_anatomy['models_count']} classes built in "
+            f"{_ms(spike_anatomy['models_s'])}"
+            if spike_anatomy and "libraries_deployed" in by
             else unmeasured,
         ),
     ]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -41,8 +40,7 @@ _ARN_PARSER = ArnParser()
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
-@dataclass(frozen=True)
-class Arn:
+class Arn(Struct, frozen=True):
     partition: str
     service: str
     region: str
@@ -61,8 +59,7 @@ class Arn:
         return cls(**parts)
 
 
-@dataclass(frozen=True)
-class MetricIdentity:
+class MetricIdentity(Struct, frozen=True):
     """What an alarm watches: how handlers recognise alarms, whoever created them."""
 
     namespace: str
@@ -77,8 +74,7 @@ class MetricIdentity:
 LOAD_COMPARISONS = frozenset({"GreaterThanThreshold", "GreaterThanOrEqualToThreshold"})
 
 
-@dataclass(frozen=True)
-class AlarmConfig:
+class AlarmConfig(Struct, frozen=True):
     """The alarm as CloudWatch has it configured now (DescribeAlarms): what decides, not the message."""
 
     name: str
@@ -281,8 +277,7 @@ class AlarmNotification(_Lenient, frozen=True, kw_only=True):
         return {"alarmArn": self.arn, "stateChangeTime": self.StateChangeTime, "newState": self.NewStateValue}
 
 
-@dataclass(frozen=True)
-class AlarmDelivery:
+class AlarmDelivery(Struct, frozen=True):
     """One notification as delivered: the alarm plus where it came from."""
 
     topic_arn: str

@@ -12,13 +12,13 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from msgspec import Struct, field
 
 from remediation.contract import (
     SCHEMA_VERSION,
@@ -50,15 +50,13 @@ MAX_DETAIL_BYTES = 240 * 1024
 _CORRELATION_NAMESPACE = uuid.UUID("6f1c3c1e-4a59-4c59-9f61-7d0a6d3b8a10")
 
 
-@dataclass(frozen=True)
-class ActionRef:
+class ActionRef(Struct, frozen=True):
     name: str
     target: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Struct, frozen=True):
     """What was decided about one alarm (and one action, when there is one)."""
 
     outcome: Outcome

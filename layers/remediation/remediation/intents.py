@@ -9,9 +9,11 @@ The engine reads, then runs every `Act` through its guards. Control flows down, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
+from msgspec.structs import force_setattr
 
 from remediation.errors import Limit, Outcome, RemediationError
 
@@ -40,16 +42,14 @@ class Need(StrEnum):
     DATABASE = "database"
 
 
-@dataclass(frozen=True)
-class History:
+class History(Struct, frozen=True):
     """What the state table remembers of one action on one target."""
 
     last_raise: float | None = None
     baseline: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(Struct, frozen=True):
     """What the engine read for a runbook. A field is set only when its `Need` was asked for."""
 
     read: frozenset[Need] = frozenset()
@@ -68,8 +68,7 @@ class Facts:
     database: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class Situation:
+class Situation(Struct, frozen=True):
     """Everything a runbook decides from."""
 
     alarm: AlarmNotification
@@ -80,8 +79,7 @@ class Situation:
     now: float
 
 
-@dataclass(frozen=True)
-class Act:
+class Act(Struct, frozen=True):
     """Run `action` with `params` through the engine's guards."""
 
     action: type[Action[Any]]
@@ -94,11 +92,10 @@ class Act:
     def __post_init__(self) -> None:
         # A runbook's parameters are checked as they are decided, bounds included, so no guard
         # ever sees parameters their own type would refuse (a Struct's constructor checks nothing).
-        object.__setattr__(self, "params", self.params.checked())
+        force_setattr(self, "params", self.params.checked())
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Struct, frozen=True):
     """A decision without a change: a limit that stops the runbook, an escalation, an advisory."""
 
     outcome: Outcome
@@ -126,8 +123,7 @@ class Report:
 Intent = Act | Report
 
 
-@dataclass(frozen=True)
-class Decided:
+class Decided(Struct, frozen=True):
     """A runbook's answer: intents in the order they run, and what it read (the audit `evidence`)."""
 
     intents: tuple[Intent, ...]

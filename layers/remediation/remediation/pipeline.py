@@ -26,11 +26,12 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from remediation import guardrails
 from remediation.actions.base import Action, ActionParameters, Direction, Plan
@@ -71,8 +72,7 @@ logger = Logger()
 _UNREAD = object()
 
 
-@dataclass(frozen=True)
-class Approval:
+class Approval(Struct, frozen=True):
     """A human's approval of a stored request: which, by whom, and the target as the plan saw it."""
 
     request_id: str
@@ -80,8 +80,7 @@ class Approval:
     before: Mapping[str, Any]
 
 
-@dataclass
-class Run:
+class Run(Struct, dict=True):  # dict: for its cached properties
     """One attempt at one alarm state change: what every step of it shares."""
 
     runtime: Runtime
@@ -207,8 +206,7 @@ class Run:
             raise self.failure
 
 
-@dataclass
-class Step:
+class Step(Struct):
     """One action intent going through the guards."""
 
     run: Run

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from remediation.audit import AuditPublisher, AuditTrail
 from remediation.clients import Clients, default_clients
@@ -16,8 +17,7 @@ from remediation.settings import Settings, current_settings
 from remediation.state import StateStore
 
 
-@dataclass(frozen=True)
-class Runtime:
+class Runtime(Struct, frozen=True):
     settings: Settings
     clients: Clients
     state: StateStore

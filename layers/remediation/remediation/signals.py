@@ -8,8 +8,9 @@ exactly like the template's own.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
 
 from remediation.alarm import AlarmConfig, AlarmNotification, MetricIdentity
 from remediation.errors import NotApplicable, UnknownAlarm
@@ -33,8 +34,7 @@ class Level(StrEnum):
     CRITICAL = "critical"
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Rule(Struct, frozen=True):
     signal: Signal
     namespace: str
     metric_names: frozenset[str]
@@ -65,8 +65,7 @@ _RULES = (
 )
 
 
-@dataclass(frozen=True)
-class Recognised:
+class Recognised(Struct, frozen=True):
     signal: Signal
     level: Level
     #: The app resource the alarm watches (function, API, DB instance, bucket).

@@ -24,7 +24,6 @@ import json
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -33,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from botocore.exceptions import ClientError
+from msgspec import Struct, field
 
 from remediation.errors import LockHeld, StormBreakerTripped
 
@@ -62,8 +62,7 @@ def _is_conditional_failure(error: ClientError) -> bool:
     }
 
 
-@dataclass(frozen=True)
-class FixedPlan:
+class FixedPlan(Struct, frozen=True):
     """What the first attempt at a state change planned for one action: every retry reuses it."""
 
     params: Mapping[str, Any]
@@ -91,8 +90,7 @@ class FixedPlan:
         return cls(data["params"], data["after"], data["before"], data["summary"], data["decisionId"], applied_at)
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(Struct, frozen=True):
     """What earlier attempts at one alarm state change left: fixed plans, undelivered audit."""
 
     plans: Mapping[str, FixedPlan]
@@ -106,8 +104,7 @@ class RunRecord:
     verdicts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class KeptBaseline:
+class KeptBaseline(Struct, frozen=True):
     """A raise's baseline to keep: what the target held before it (`replace`: the kept one is stale)."""
 
     action: str
@@ -116,8 +113,7 @@ class KeptBaseline:
     replace: bool = False
 
 
-@dataclass(frozen=True)
-class Completion:
+class Completion(Struct, frozen=True):
     """A change that took effect, as `StateStore.complete_all` records it."""
 
     action: str
@@ -131,8 +127,7 @@ class Completion:
     release_lock: bool = False
 
 
-@dataclass(frozen=True)
-class StormCount:
+class StormCount(Struct, frozen=True):
     """The storm breaker's count of a run's actions: their keys, in the settings' window."""
 
     keys: Sequence[str]
@@ -140,8 +135,7 @@ class StormCount:
     max_actions: int
 
 
-@dataclass(frozen=True)
-class RaiseRecord:
+class RaiseRecord(Struct, frozen=True):
     applied_at: float
     #: The alarm state change that raised it (its correlation id).
     correlation_id: str | None

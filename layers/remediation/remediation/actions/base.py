@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
-from msgspec import Struct
+from msgspec import Struct, field
 from msgspec.structs import replace
 
 from remediation.errors import Limit
@@ -71,8 +70,7 @@ class ActionParameters(Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 P = TypeVar("P", bound=ActionParameters)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Struct, frozen=True):
     """The change an action will make, after its own limits had their say."""
 
     after: Mapping[str, Any]

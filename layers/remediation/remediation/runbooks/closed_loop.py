@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from remediation.actions import (
     REGISTRY,
@@ -49,8 +51,7 @@ LAMBDA_ERRORS = "lambdaErrors"
 LAMBDA_THROTTLES = "lambdaThrottles"
 
 
-@dataclass(frozen=True)
-class Symptom:
+class Symptom(Struct, frozen=True):
     """The alarm's own metric over the check's window."""
 
     metric: str
@@ -63,8 +64,7 @@ class Symptom:
     window: tuple[str, str]
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Struct, frozen=True):
     """What the verifier read about one applied decision."""
 
     decision_id: str
@@ -87,8 +87,7 @@ class Check:
     superseded: bool = False
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(Struct, frozen=True):
     """What the check found (`report`), the step it takes (`then`), and what is said when that
     step does not take or there is none (`otherwise`: an escalation)."""
 
