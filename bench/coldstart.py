@@ -152,6 +152,17 @@ def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: 
                 {"kind": "file", "path": str(code / "app.py"), "sys_path": [str(code), str(compiled)]},
             )
         )
+    # The Powertools parser package no handler imports: it needs pydantic, which the built layer no
+    # longer ships, so it is measured where pydantic is (the dev environment, moto's dependency).
+    found.append(
+        Subject(
+            "parser",
+            "`import boto3, aws_lambda_powertools.utilities.parser` (the parser no handler imports, with the "
+            "pydantic it needs)",
+            python,
+            {"kind": "modules", "modules": ["boto3", "aws_lambda_powertools.utilities.parser"]},
+        )
+    )
     # What XRAY_SDK_TRACING=true would add to a cold start: the X-Ray SDK, on top of boto3.
     found.append(
         Subject(
@@ -169,19 +180,6 @@ def subjects(layouts: dict[str, Path | None], c7n_python: str | None, handlers: 
                 "`import boto3` from the built layer, python3.12 (the floor as deployed)",
                 python312,
                 {"kind": "modules", "modules": ["boto3"], "sys_path": [str(deployed)]},
-            )
-        )
-        found.append(
-            Subject(
-                "parser_deployed",
-                "`import boto3, aws_lambda_powertools.utilities.parser` from the built layer (the parser no "
-                "handler imports now)",
-                python312,
-                {
-                    "kind": "modules",
-                    "modules": ["boto3", "aws_lambda_powertools.utilities.parser"],
-                    "sys_path": [str(deployed)],
-                },
             )
         )
         # The floor of any handler written as STYLE.md asks (Powertools, a typed edge), before a

@@ -575,7 +575,7 @@ def _changes(results: dict[str, Any]) -> list[str]:
         (
             "3. Our own SNS model, not the Powertools parser package",
             "applied",
-            gain("parser_deployed", "boto3_deployed"),
+            gain("parser", "boto3"),
         ),
         (
             "4, 10. The database actions loaded only by the handlers that ask for them",
