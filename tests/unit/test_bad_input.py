@@ -89,6 +89,25 @@ def test_bad_input_is_rejected_without_any_write(
     assert "Alarm Rejected" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("text threshold", "Trigger.Threshold: Expected `float | null`, got `str`"),
+        ("unknown state", "NewStateValue: Invalid enum value 'PANIC'"),
+        ("missing required field", "missing required field `StateChangeTime`"),
+        ("not from SNS", "Records.0.EventSource: Invalid enum value 'aws:sqs'"),
+    ],
+)
+def test_a_rejection_says_what_is_wrong_and_where(app: App, invoke, case: str, said: str) -> None:
+    # When a malformed notification arrives
+    invoke(SpikeRunbook(), BAD_EVENTS[case])
+
+    # Then its rejection names the field and the problem, as an on-call engineer would look for it
+    rejected = only(app.audit_events())["detail"]
+    assert rejected["outcome"] == "rejected"
+    assert said in rejected["reason"]
+
+
 def test_an_alarm_of_another_region_is_outside_the_trust_boundary(app: App, invoke) -> None:
     invoke(SpikeRunbook(), BAD_EVENTS["alarm of another region"])
 

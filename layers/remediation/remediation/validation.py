@@ -1,15 +1,14 @@
 """How outside data becomes typed: msgspec's conversion into the edge's Structs, and its errors in words.
 
 msgspec, not pydantic, because a cold start pays for the import: msgspec's is a few milliseconds
-(a compiled core) where pydantic's, with its first model classes, took as long again as half of
-`import boto3` (docs/BENCHMARKS-NOTES.md, "Cold start vs boto3"). A Struct's constructor does
+(a compiled core), where pydantic's, to its first model class, cost about half of `import boto3`
+(docs/BENCHMARKS-NOTES.md, "Cold start vs boto3"). A Struct's constructor does
 not check its fields; everything that comes from outside goes through `validated`, which does.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -31,13 +30,10 @@ def validated(data: object, into: type[T], *, from_text: bool = False) -> T:
     return msgspec.convert(data, into, strict=not from_text)
 
 
-def as_json(value: object, *, keys: Callable[[str], str] | None = None) -> Any:
+def as_json(value: object) -> Any:
     """A Struct (or anything holding Structs) as JSON-ready builtins: Decimals and enums as their
-    text, tuples as lists. `keys` renames the top-level keys (the audit's camelCase)."""
-    built = msgspec.to_builtins(value)
-    if keys is not None and isinstance(built, dict):
-        return {keys(key): item for key, item in built.items()}
-    return built
+    text, tuples as lists; what `validated` reads back."""
+    return msgspec.to_builtins(value)
 
 
 def camel(name: str) -> str:
