@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from remediation import contract as msgspec_types
+from remediation import contract
 from remediation.contract import SOURCE, DecisionDetail
 from remediation.errors import Limit, Outcome
 
@@ -110,7 +110,7 @@ def audit_event_schema() -> dict[str, Any]:
     models = msgspec.json.schema(DecisionDetail)["$defs"]
     for name, model in models.items():
         # What the contract's types do with fields they do not know: DecisionDetail lets new ones pass.
-        config = getattr(getattr(msgspec_types, name, None), "__struct_config__", None)
+        config = getattr(getattr(contract, name, None), "__struct_config__", None)  # None for an enum
         if config is not None:
             model["additionalProperties"] = not config.forbid_unknown_fields
     generated = models.pop("DecisionDetail")
